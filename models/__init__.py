@@ -1,0 +1,8 @@
+"""WHAT is trained: one file per model, each ending with its registration.
+
+Importing this package registers every model (and any custom layer they define), which is also
+what `keras.saving.load_model` needs before it can load a saved `model.keras`.
+"""
+
+from models import cnn, mlp  # noqa: F401  (imported to register)
+from models.registry import ModelSpec, get_spec, names, register  # noqa: F401

@@ -1,0 +1,45 @@
+"""Shared fixtures. No test touches the network or ../shared: data is mocked or made here."""
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import models  # noqa: E402,F401  (registers the models, needed to load model.keras)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HELPER = os.path.join(ROOT, "tests", "run_with_mock_data.py")
+
+
+def tiny_flags(model: str, run_dir, *extra) -> list[str]:
+    """train.py flags for a few-second run with the model's tiny test hyperparameters."""
+    spec = models.get_spec(model)
+    flags = ["--model", model, "--run-dir", str(run_dir), "--batch-size", "16"]
+    for key, value in spec.test_hyperparameters.items():
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        flags += ["--set", f"{key}={text}"]
+    return flags + list(extra)
+
+
+def start_training(flags, logical_cpus=1, examples=256) -> subprocess.Popen:
+    """train.main(flags) on mocked band images, in a new process."""
+    command = [sys.executable, HELPER, "--logical-cpus", str(logical_cpus), "--examples", str(examples), "--"]
+    return subprocess.Popen(command + list(flags), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def run_training(flags, timeout=240, **kwargs) -> str:
+    process = start_training(flags, **kwargs)
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-3000:]
+    return output
+
+
+def model_weights(run_dir) -> list[np.ndarray]:
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    return [np.asarray(weight) for weight in model.weights]

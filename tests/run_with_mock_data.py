@@ -1,0 +1,39 @@
+"""Runs `train.main(argv)` in its own process on mocked band-image data (see synthetic.py).
+
+    python tests/run_with_mock_data.py [--logical-cpus N] [--examples N] -- TRAIN_FLAGS...
+
+Tests that need a fresh process (SIGKILL and resume, two processes giving the same weights,
+a CPU split into logical devices) start this script instead of train.py.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(__file__)]
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--logical-cpus", type=int, default=1)
+    parser.add_argument("--examples", type=int, default=256)
+    parser.add_argument("train_flags", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.logical_cpus > 1:  # must happen before TensorFlow touches the devices
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus
+        )
+    import synthetic
+    import train
+
+    flags = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
+    with synthetic.mock_band_images(args.examples):
+        return train.main(flags)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Every documented mistake: a message that says what and how to fix it, exit code 2, no
+traceback, and nothing written."""
+
+import os
+import time
+
+import pytest
+import tensorflow_datasets as tfds
+
+import evaluate
+import train
+from conftest import tiny_flags
+from synthetic import mock_band_images
+from training import input_pipeline
+
+
+def run_train(argv, capsys, mocked=True):
+    if mocked:
+        with tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE):
+            code = train.main(argv)
+    else:
+        code = train.main(argv)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, mlp"),
+        (["--model", "cnn", "--dataset", "imdb_reviews"], "needs an image-classification dataset"),
+        (["--model", "cnn", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
+        (["--model", "mlp", "--set", "depth=3"], "mlp has no hyperparameter 'depth'"),
+        (["--model", "mlp", "--set", "dropout_rate=a lot"], "expected float"),
+        (["--model", "mlp", "--set", "hidden_units=wide"], "expected a comma-separated list"),
+        (["--model", "mlp", "--set", "dropout_rate"], "--set expects key=value"),
+        (["--model", "mlp", "--set", "dropout_rate=1.5"], "cannot build mlp"),
+        (["--model", "cnn", "--set", "filters=8,8,8,8,8,8"], "too small for 6 pooling blocks"),
+        (["--model", "mlp", "--epochs", "0"], "must be a positive integer"),
+        (["--model", "mlp", "--batch-size", "-4"], "must be a positive integer"),
+        (["--model", "mlp", "--learning-rate", "0"], "must be a positive number"),
+        (["--model", "mlp", "--mixed-precision"], "no GPU is visible"),
+        (["--epochs", "3"], "--model is required"),
+    ],
+)
+def test_train_rejects(flags, message, capsys, tmp_path):
+    run_dir = tmp_path / "run"
+    code, err = run_train(flags + ["--run-dir", str(run_dir)], capsys)
+    assert code == 2
+    assert message in err
+    assert not run_dir.exists(), "nothing may be written for bad input"
+
+
+def test_unprepared_dataset_fails_fast_offline(capsys, tmp_path, monkeypatch):
+    # A closed local port stands for "no network", whatever network this machine has.
+    monkeypatch.setattr(input_pipeline, "NETWORK_PROBE", ("127.0.0.1", 9))
+    start = time.monotonic()
+    code, err = run_train(["--model", "mlp", "--data-dir", str(tmp_path / "empty"),
+                           "--run-dir", str(tmp_path / "run")], capsys, mocked=False)
+    assert code == 2 and time.monotonic() - start < 15
+    assert "'mnist' is not in" in err and "--data-dir or TFDS_DATA_DIR" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_divergence_stops_with_a_message(capsys, tmp_path):
+    with mock_band_images(64):
+        code = train.main(tiny_flags("mlp", tmp_path / "run", "--epochs", "2", "--learning-rate", "1e30"))
+    err = capsys.readouterr().err
+    assert code == 2 and "training diverged" in err and "lower --learning-rate" in err
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def run_evaluate(argv, capsys):
+    code = evaluate.main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+def test_evaluate_missing_run_dir(capsys, tmp_path):
+    code, err = run_evaluate([str(tmp_path / "nope")], capsys)
+    assert code == 2 and "no run directory" in err
+
+
+def test_evaluate_not_a_run_dir(capsys, tmp_path):
+    code, err = run_evaluate([str(tmp_path)], capsys)
+    assert code == 2 and "not a run directory" in err
+
+
+def test_evaluate_unfinished_run(capsys, tmp_path):
+    (tmp_path / "config.json").write_text('{"model": "cnn", "dataset": "mnist", "run_dir": "x", '
+                                          '"hyperparameters": {}, "epochs": 1, "batch_size": 1, '
+                                          '"learning_rate": 0.1}')
+    code, err = run_evaluate([str(tmp_path)], capsys)
+    assert code == 2 and "unfinished run" in err and "--run-dir" in err
+
+
+def test_evaluate_corrupted_config(capsys, tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    (tmp_path / "model.keras").write_text("x")
+    code, err = run_evaluate([str(tmp_path)], capsys)
+    assert code == 2 and "corrupted" in err
+
+
+def test_evaluate_corrupted_model(capsys, tmp_path):
+    with mock_band_images(32):
+        assert train.main(tiny_flags("mlp", tmp_path / "run", "--epochs", "1")) == 0
+    (tmp_path / "run" / "model.keras").write_bytes(b"not a zip file")
+    capsys.readouterr()
+    code, err = run_evaluate([str(tmp_path / "run")], capsys)
+    assert code == 2 and "damaged" in err

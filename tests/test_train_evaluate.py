@@ -1,0 +1,90 @@
+"""End to end in one process: train.main, then evaluate.main, asserting files and values."""
+
+import csv
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+import evaluate
+import train
+from conftest import tiny_flags
+from synthetic import mock_band_images
+
+EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "cnn"
+    with mock_band_images(96):
+        assert train.main(tiny_flags("cnn", run_dir, "--epochs", str(EPOCHS))) == 0
+    return run_dir
+
+
+def test_run_directory_layout(finished_run):
+    for name in ("config.json", "model.keras", "history.csv", "metrics.json"):
+        assert os.path.getsize(finished_run / name) > 0, name
+    assert not os.path.exists(finished_run / "backup"), "backup must be removed after a clean finish"
+    config = json.loads((finished_run / "config.json").read_text())
+    assert config["model"] == "cnn" and config["dataset"] == "mnist" and config["epochs"] == EPOCHS
+    assert config["hyperparameters"]["filters"] == [4]  # --set applied
+    assert config["data"]["input_shape"] == [28, 28, 1] and config["data"]["num_classes"] == 10
+    assert {"tensorflow", "keras"} <= set(config["versions"])
+    with open(finished_run / "history.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [int(row["epoch"]) for row in rows] == list(range(EPOCHS))
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(rows[0])
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0
+
+
+def summary_tags(log_dir) -> dict[str, str]:
+    """{tag: plugin} over every event file in log_dir."""
+    tags = {}
+    for path in glob.glob(os.path.join(log_dir, "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                tags[value.tag] = value.metadata.plugin_data.plugin_name
+    return tags
+
+
+def test_tensorboard_logs(finished_run):
+    train_tags = summary_tags(finished_run / "logs" / "train")
+    validation_tags = summary_tags(finished_run / "logs" / "validation")
+    for tag in ("epoch_loss", "epoch_accuracy", "epoch_learning_rate"):
+        assert train_tags.get(tag) == "scalars", tag
+    for tag in ("epoch_loss", "epoch_accuracy"):
+        assert validation_tags.get(tag) == "scalars", tag
+    histograms = {tag for tag, plugin in train_tags.items() if plugin == "histograms"}
+    # The course's "weights and biases": every Dense layer's kernel and bias, every conv kernel.
+    assert any("dense" in tag and "kernel" in tag for tag in histograms), histograms
+    assert any("dense" in tag and "bias" in tag for tag in histograms), histograms
+    assert any("conv2d" in tag and "kernel" in tag for tag in histograms), histograms
+    assert train_tags.get("keras") == "graph_keras_model"  # the model graph (Graphs tab)
+    assert validation_tags.get("confusion_matrix") == "images"
+
+
+def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
+    with mock_band_images(96):
+        assert evaluate.main([str(finished_run)]) == 0
+    printed = capsys.readouterr().out
+    assert "accuracy" in printed and str(finished_run) in printed
+    metrics = json.loads((finished_run / "eval" / "metrics.json").read_text())
+    assert metrics["split"] == "test" and 0.0 <= metrics["accuracy"] <= 1.0
+    for figure in ("confusion_matrix.png", "examples.png", "training_curves.png"):
+        with open(finished_run / "eval" / figure, "rb") as file:
+            assert file.read(8) == b"\x89PNG\r\n\x1a\n", figure
+    per_class = json.loads((finished_run / "eval" / "per_class_accuracy.json").read_text())
+    assert len(per_class) == 10 and all(0.0 <= value <= 1.0 for value in per_class.values())
+
+
+def test_finished_run_is_never_overwritten(finished_run, capsys):
+    before = os.path.getmtime(finished_run / "model.keras")
+    with mock_band_images(96):
+        assert train.main(tiny_flags("cnn", finished_run, "--epochs", str(EPOCHS))) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+    assert os.path.getmtime(finished_run / "model.keras") == before

@@ -1,0 +1,92 @@
+"""Callbacks every run gets: TensorBoard, exact backup/resume, a NaN guard, history.csv.
+
+Keras' own `BackupAndRestore` saves weights and optimizer state but not the state of the random
+generators behind dropout, so a resumed run would draw different dropout masks and end with
+different weights. `Backup` below checkpoints every variable the model and optimizer own
+(random-generator state included) with `tf.train.CheckpointManager`, which writes atomically:
+a run killed at any moment, even with SIGKILL, resumes from its last finished epoch.
+"""
+
+import csv
+import os
+import shutil
+import time
+
+import keras
+import tensorflow as tf
+
+
+def finished_epochs(backup_dir: str) -> int:
+    """How many epochs the backup in `backup_dir` holds (0 when there is none)."""
+    latest = tf.train.latest_checkpoint(backup_dir)
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+class Backup(keras.callbacks.Callback):
+    """Checkpoints the whole training state after every epoch as `backup/ckpt-<epochs done>`."""
+
+    def __init__(self, backup_dir: str):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._manager = None
+
+    def restore(self, model: keras.Model) -> int:
+        """Attaches to a compiled model with a built optimizer and restores the last backup.
+
+        Returns the number of finished epochs, which is the `initial_epoch` for `fit`."""
+        checkpoint = tf.train.Checkpoint(
+            model=list(model.variables), optimizer=list(model.optimizer.variables)
+        )
+        self._manager = tf.train.CheckpointManager(checkpoint, self.backup_dir, max_to_keep=1)
+        if self._manager.latest_checkpoint:
+            checkpoint.restore(self._manager.latest_checkpoint).assert_existing_objects_matched()
+        return finished_epochs(self.backup_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._manager.save(checkpoint_number=epoch + 1)
+
+    def remove(self):
+        """Called once the finished model is safely on disk."""
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds `examples_per_second` (training examples over the whole epoch's wall time,
+    validation and callbacks included) to the epoch logs, so it lands in TensorBoard and
+    history.csv. Place it before the callbacks that write logs."""
+
+    def __init__(self, examples_per_epoch: int):
+        super().__init__()
+        self.examples_per_epoch = examples_per_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["examples_per_second"] = self.examples_per_epoch / (time.perf_counter() - self._start)
+
+
+def truncate_history(path: str, epochs: int) -> None:
+    """Keeps the first `epochs` rows of history.csv, so a resumed run appends no duplicates."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < epochs]
+    with open(path, "w", newline="") as file:
+        csv.writer(file).writerows(kept)
+
+
+def standard_callbacks(run_dir: str, backup: Backup, examples_per_epoch: int) -> list:
+    return [
+        Throughput(examples_per_epoch),
+        # raise_error=True stops at once, before any later callback can touch the backup.
+        keras.callbacks.TerminateOnNaN(raise_error=True),
+        backup,
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
+        # update_freq="epoch": an integer would write per-batch summaries and lose the epoch ones.
+        keras.callbacks.TensorBoard(
+            os.path.join(run_dir, "logs"), histogram_freq=1, write_graph=True, update_freq="epoch"
+        ),
+    ]
+

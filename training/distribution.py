@@ -1,0 +1,71 @@
+"""Picks the `tf.distribute` strategy and the precision policy for the devices at hand.
+
+Models are built and compiled inside `strategy.scope()`, and every batch size in this project
+is the global one (split evenly across `strategy.num_replicas_in_sync` replicas).
+"""
+
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from training.errors import UsageError
+
+STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
+
+
+def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """auto: TF_CONFIG set -> multi-worker; several GPUs -> mirrored; one GPU -> that GPU;
+    otherwise TensorFlow's default strategy (one device, no distribution)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        if os.environ.get("TF_CONFIG"):
+            name = "multi_worker"
+        elif len(gpus) > 1:
+            name = "mirrored"
+        elif len(gpus) == 1:
+            name = "one_device"
+        else:
+            name = "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy((gpus or tf.config.list_logical_devices("CPU"))[0].name)
+    if name == "mirrored":
+        # On a machine without GPUs this mirrors over the logical CPUs, which is how the tests
+        # prove that results do not depend on the number of replicas.
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi_worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise UsageError("--strategy multi_worker needs TF_CONFIG to describe the cluster.")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+
+
+def describe(strategy: tf.distribute.Strategy) -> dict:
+    """Devices and replica count, for the start-up message and config.json."""
+    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
+    return {
+        "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+        "devices": [device.name for device in tf.config.list_logical_devices()],
+        "gpus": [device.name for device in tf.config.list_logical_devices("GPU")],
+        "cluster": cluster,
+    }
+
+
+def set_mixed_precision(enabled: bool) -> str:
+    """mixed_float16 halves memory traffic on GPUs with tensor cores; on a CPU it only slows
+    things down, so it is refused there instead of silently doing harm."""
+    if not enabled:
+        keras.mixed_precision.set_global_policy("float32")
+        return "float32"
+    if not tf.config.list_logical_devices("GPU"):
+        raise UsageError(
+            "--mixed-precision speeds up training on GPUs only, and no GPU is visible here; "
+            "drop the flag to train in float32 on the CPU."
+        )
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    return "mixed_float16"

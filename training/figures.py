@@ -1,0 +1,88 @@
+"""Matplotlib figures shared by TensorBoard images and `evaluate.py` PNGs.
+
+Each function returns a figure; `save_png` and `to_image_tensor` turn it into a file or into
+the `(1, height, width, 4)` uint8 tensor `tf.summary.image` expects.
+"""
+
+import csv
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed: figures go to files and TensorBoard
+import matplotlib.pyplot as plt
+import numpy as np
+import tensorflow as tf
+
+
+def save_png(figure, path: str) -> str:
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def to_image_tensor(figure) -> tf.Tensor:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(figure)
+    return tf.expand_dims(tf.image.decode_png(buffer.getvalue(), channels=4), 0)
+
+
+def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
+    """Counts, rows = true class, columns = predicted class."""
+    return tf.math.confusion_matrix(labels, predictions, num_classes=num_classes).numpy()
+
+
+def confusion_matrix_figure(matrix: np.ndarray, class_names, title="Confusion matrix"):
+    size = max(4.0, 0.55 * len(class_names) + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    # Row-normalised colours show per-class recall; the numbers are raw counts.
+    recall = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    axes.imshow(recall, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(len(class_names))
+    axes.set(xticks=ticks, yticks=ticks, xlabel="predicted", ylabel="true", title=title)
+    axes.set_xticklabels(class_names, rotation=45, ha="right")
+    axes.set_yticklabels(class_names)
+    for row, column in np.ndindex(matrix.shape):
+        color = "white" if recall[row, column] > 0.5 else "black"
+        axes.text(column, row, matrix[row, column], ha="center", va="center", color=color, fontsize=8)
+    return figure
+
+
+def example_grid_figure(images, labels, predictions, class_names, columns=8):
+    """Images with 'predicted (true)' titles; mistakes in red so they stand out."""
+    rows = -(-len(images) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    for axes, image, label, prediction in zip(grid.flat, images, labels, predictions):
+        image = np.asarray(image)
+        axes.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray")
+        wrong = label != prediction
+        title = f"{class_names[prediction]}" + (f" ({class_names[label]})" if wrong else "")
+        axes.set_title(title, color="red" if wrong else "black", fontsize=8)
+    figure.suptitle("predicted (true, when wrong)")
+    return figure
+
+
+def read_history(path: str) -> dict[str, list[float]]:
+    """history.csv (written by keras.callbacks.CSVLogger) as {column: values}."""
+    with open(path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def training_curves_figure(history: dict[str, list[float]]):
+    """One panel per metric, training and validation curves side by side."""
+    names = [key for key in history if key != "epoch" and not key.startswith("val_")]
+    figure, panels = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    epochs = [int(epoch) + 1 for epoch in history["epoch"]]
+    for axes, name in zip(panels.flat, names):
+        axes.plot(epochs, history[name], marker="o", label="train")
+        if f"val_{name}" in history:
+            axes.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
+        axes.set(title=name, xlabel="epoch")
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    return figure

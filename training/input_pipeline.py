@@ -1,0 +1,122 @@
+"""The only place that calls TFDS: load splits, then map -> cache -> shuffle -> batch -> prefetch.
+
+Validation comes from the training split (`train[:90%]` / `train[90%:]`) unless the dataset
+has its own `validation` split; the test split is only used for final metrics.
+
+The training stream is reproducible from its seed, so a run resumed at epoch k sees exactly the
+batches an uninterrupted run would have seen.
+"""
+
+import dataclasses
+import os
+import socket
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from training.errors import UsageError
+
+AUTOTUNE = tf.data.AUTOTUNE
+SHUFFLE_BUFFER = 10_000
+NETWORK_PROBE = ("storage.googleapis.com", 443)  # where TFDS downloads most datasets from
+
+
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    train: str
+    validation: str
+    test: str
+
+
+def data_dir_or_default(data_dir: str | None) -> str:
+    """The folder TFDS reads: `--data-dir`, else `TFDS_DATA_DIR`, else TFDS' default."""
+    return data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+
+
+def load(name: str, data_dir: str | None, train=None, validation=None, test=None):
+    """Returns `({"train": ds, "validation": ds, "test": ds}, tfds_info, Splits)` of raw examples.
+
+    Split strings left as None get the defaults described in the module docstring.
+    """
+    data_dir = data_dir_or_default(data_dir)
+    builder = _builder(name, data_dir)
+    try:
+        return _as_datasets(builder, train, validation, test)
+    except AssertionError:  # TFDS' way of saying: no prepared data for `name` in `data_dir`
+        pass
+    _download_and_prepare(builder, data_dir)
+    return _as_datasets(_builder(name, data_dir), train, validation, test)
+
+
+def _builder(name, data_dir):
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.DatasetNotFoundError:
+        raise UsageError(
+            f"unknown dataset {name!r}: TFDS has no dataset of that name. See "
+            "https://www.tensorflow.org/datasets/catalog for names (for example mnist, "
+            "fashion_mnist, cifar10)."
+        ) from None
+
+
+def _as_datasets(builder, train, validation, test):
+    has_validation = "validation" in builder.info.splits
+    splits = Splits(
+        train=train or ("train" if has_validation else "train[:90%]"),
+        validation=validation or ("validation" if has_validation else "train[90%:]"),
+        test=test or "test",
+    )
+    try:
+        datasets = builder.as_dataset(split=[splits.train, splits.validation, splits.test])
+    except ValueError as error:  # unknown split name or bad slice syntax
+        raise UsageError(
+            f"{builder.name} cannot read these splits: {error} Its splits are "
+            f"{sorted(builder.info.splits)}; fix --train-split, --val-split or --test-split."
+        ) from None
+    return dict(zip(("train", "validation", "test"), datasets)), builder.info, splits
+
+
+def _download_and_prepare(builder, data_dir):
+    try:
+        socket.create_connection(NETWORK_PROBE, timeout=3).close()
+    except OSError:
+        raise UsageError(
+            f"dataset {builder.name!r} is not in {data_dir} and cannot be downloaded (no "
+            f"network). Download it once where there is internet "
+            f"(python -c \"import tensorflow_datasets as tfds; tfds.load('{builder.name}')\"), "
+            f"then point --data-dir or TFDS_DATA_DIR at that folder."
+        ) from None
+    print(f"Downloading {builder.name} into {data_dir} (only the first time)...")
+    builder.download_and_prepare()
+
+
+def training_stream(examples, preprocess, batch_size, seed, first_epoch=0, steps_per_epoch=None):
+    """An endless stream of shuffled training batches, and the number of batches in one epoch.
+
+    Repeat, then shuffle with a fixed seed and `reshuffle_each_iteration=False`: every iterator
+    of the stream yields the same sequence, however many iterators Keras creates (under a
+    tf.distribute strategy `fit` opens one extra to build the model), so runs are the same on
+    any number of replicas and in every process. Shuffling across the repeated data lets the
+    order differ from one epoch to the next; the price is that epochs blur at their edges (an
+    example may come up twice near a boundary). A run resumed after `first_epoch` epochs skips
+    the batches it already trained on (reading, not training: about a second per MNIST epoch)
+    and so sees exactly the batches an uninterrupted run would have seen.
+    """
+    cached = examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache()
+    num_examples = int(cached.cardinality())
+    if num_examples < 0:  # unknown: count once (this also fills the cache)
+        num_examples = int(cached.reduce(0, lambda count, _: count + 1))
+    if num_examples == 0:
+        raise UsageError("the training split is empty; check --train-split.")
+    steps_per_epoch = steps_per_epoch or -(-num_examples // batch_size)
+    shuffled = cached.repeat().shuffle(
+        min(num_examples, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=False
+    )
+    stream = shuffled.batch(batch_size).skip(first_epoch * steps_per_epoch)
+    return stream.prefetch(AUTOTUNE), steps_per_epoch
+
+
+def evaluation_batches(examples, preprocess, batch_size):
+    """Batches in a fixed order, for validation and test."""
+    mapped = examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache()
+    return mapped.batch(batch_size).prefetch(AUTOTUNE)

@@ -3,10 +3,10 @@
 Convolutions slide small learned filters over the image, so a feature (an edge, a loop) is
 recognised wherever it appears; pooling halves the resolution so later filters see more.
 
-    python train.py --model cnn                       # 99.2% test accuracy on MNIST*
+    python train.py --model cnn                       # 98.9% test accuracy on MNIST*, 3.5 min
     python train.py --model cnn --dataset fashion_mnist
 
-(* the 20,000-image MNIST subset, see the README for how this was measured.)
+(* a 20,000-image MNIST training subset on a 2-core CPU; the README says how this was measured.)
 """
 
 import keras
@@ -56,7 +56,7 @@ register(
         metrics=("accuracy",),
         hyperparameters={"filters": (32, 64), "dense_units": 128, "dropout_rate": 0.3},
         test_hyperparameters={"filters": (4,), "dense_units": 8, "dropout_rate": 0.0},
-        epochs=10,
+        epochs=12,
         batch_size=128,
         learning_rate=2e-3,
         callbacks=classification.callbacks,

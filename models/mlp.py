@@ -1,12 +1,13 @@
 """A multi-layer perceptron: the plainest deep network, a stack of fully connected layers.
 
 Each Dense layer holds a weight matrix and a bias vector; each hidden unit is a neuron that
-computes activation(inputs @ weights + bias). Swap the activation to see why ReLU won:
+computes activation(inputs @ weights + bias). Swap the activation and compare the learning
+curves in TensorBoard:
 
-    python train.py --model mlp                       # ReLU: 98.2% test accuracy on MNIST*
+    python train.py --model mlp                       # ReLU: 97.6% test accuracy on MNIST*, 42 s
     python train.py --model mlp --set activation=sigmoid
 
-(* the 20,000-image MNIST subset, see the README for how this was measured.)
+(* a 20,000-image MNIST training subset on a 2-core CPU; the README says how this was measured.)
 """
 
 import keras
@@ -39,7 +40,7 @@ register(
         build_model=build_mlp,
         loss="sparse_categorical_crossentropy",
         metrics=("accuracy",),
-        hyperparameters={"hidden_units": (512, 256), "activation": "relu", "dropout_rate": 0.3},
+        hyperparameters={"hidden_units": (1024, 512), "activation": "relu", "dropout_rate": 0.4},
         test_hyperparameters={"hidden_units": (16,), "dropout_rate": 0.0},
         epochs=20,
         batch_size=128,

@@ -30,17 +30,18 @@ class Backup(keras.callbacks.Callback):
         self.backup_dir = backup_dir
         self._manager = None
 
-    def restore(self, model: keras.Model) -> int:
-        """Attaches to a compiled model with a built optimizer and restores the last backup.
+    def finished_epochs(self) -> int:
+        """Epochs the backup holds: the `initial_epoch` for `fit`."""
+        return finished_epochs(self.backup_dir)
 
-        Returns the number of finished epochs, which is the `initial_epoch` for `fit`."""
+    def restore(self, model: keras.Model) -> None:
+        """Attaches to a compiled model with a built optimizer and restores the last backup."""
         checkpoint = tf.train.Checkpoint(
             model=list(model.variables), optimizer=list(model.optimizer.variables)
         )
         self._manager = tf.train.CheckpointManager(checkpoint, self.backup_dir, max_to_keep=1)
         if self._manager.latest_checkpoint:
             checkpoint.restore(self._manager.latest_checkpoint).assert_existing_objects_matched()
-        return finished_epochs(self.backup_dir)
 
     def on_epoch_end(self, epoch, logs=None):
         self._manager.save(checkpoint_number=epoch + 1)

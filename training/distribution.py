@@ -48,7 +48,7 @@ def describe(strategy: tf.distribute.Strategy) -> dict:
     """Devices and replica count, for the start-up message and config.json."""
     cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
     return {
-        "strategy": type(strategy).__name__,
+        "strategy": type(strategy).__name__.lstrip("_"),  # the default one is private: _Default...
         "replicas": strategy.num_replicas_in_sync,
         "devices": [device.name for device in tf.config.list_logical_devices()],
         "gpus": [device.name for device in tf.config.list_logical_devices("GPU")],

@@ -37,9 +37,9 @@ def train(config: RunConfig, spec) -> dict:
         config.dataset, config.data_dir, config.train_split, config.val_split, config.test_split
     )
     data_info = spec.describe_data(config.dataset, info)
-    backup_dir = os.path.join(config.run_dir, "backup")
     _check_run_dir(config)
-    initial_epoch = callbacks.finished_epochs(backup_dir)
+    backup = callbacks.Backup(os.path.join(config.run_dir, "backup"))
+    initial_epoch = backup.finished_epochs()  # > 0: resume, and skip the data already trained on
 
     train_stream, steps_per_epoch = input_pipeline.training_stream(
         examples["train"], spec.preprocess, config.batch_size, config.seed,
@@ -61,8 +61,7 @@ def train(config: RunConfig, spec) -> dict:
     with open(os.path.join(config.run_dir, CONFIG_FILE), "w") as file:
         file.write(config.to_json(resolved_splits=vars(splits), data=vars(data_info),
                                   versions=versions(), devices=devices, precision=precision))
-    backup = callbacks.Backup(backup_dir)
-    initial_epoch = backup.restore(model)
+    backup.restore(model)
     if initial_epoch:
         print(f"Resuming {config.run_dir} after epoch {initial_epoch} of {config.epochs}.")
     history_path = os.path.join(config.run_dir, "history.csv")
@@ -84,7 +83,7 @@ def train(config: RunConfig, spec) -> dict:
         if "NaN" not in str(error):
             raise
         raise UsageError(
-            f"training diverged: {error}. The last finished epoch is kept in {backup_dir}. "
+            f"training diverged: {error}. The last finished epoch is kept in {backup.backup_dir}. "
             "Start a new run with a lower --learning-rate."
         ) from None
 
@@ -190,4 +189,4 @@ def _write_json(path: str, content: dict) -> None:
 def _print_summary(title: str, metrics: dict, run_dir: str) -> None:
     print(f"{title} metrics: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
     print(f"Run directory: {run_dir}")
-    print("Watch it in TensorBoard: tensorboard --logdir runs")
+    print(f"Watch it in TensorBoard: tensorboard --logdir {os.path.dirname(os.path.normpath(run_dir)) or '.'}")

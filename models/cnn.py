@@ -21,6 +21,9 @@ def conv_block(x, filters: int):
     for _ in range(2):
         # No bias: BatchNormalization's learned offset plays that role.
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+        # Normalises each filter's output over the batch while training; at validation time it
+        # uses moving averages, which lag behind in the first epoch: expect a low first
+        # validation accuracy that catches up by epoch 3 or 4.
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
     return layers.MaxPooling2D()(x)

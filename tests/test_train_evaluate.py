@@ -88,3 +88,10 @@ def test_finished_run_is_never_overwritten(finished_run, capsys):
         assert train.main(tiny_flags("cnn", finished_run, "--epochs", str(EPOCHS))) == 2
     assert "already holds a finished run" in capsys.readouterr().err
     assert os.path.getmtime(finished_run / "model.keras") == before
+
+
+def test_evaluate_on_another_split(finished_run):
+    with mock_band_images(96):
+        assert evaluate.main([str(finished_run), "--split", "train[:10%]"]) == 0
+    metrics = json.loads((finished_run / "eval" / "metrics.json").read_text())
+    assert metrics["split"] == "train[:10%]" and 0.0 <= metrics["accuracy"] <= 1.0

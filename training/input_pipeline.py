@@ -1,4 +1,5 @@
-"""The only place that calls TFDS: load splits, then map -> cache -> shuffle -> batch -> prefetch.
+"""The only place that calls TFDS: load splits, then map -> cache -> (repeat -> shuffle) -> batch
+-> prefetch.
 
 Validation comes from the training split (`train[:90%]` / `train[90%:]`) unless the dataset
 has its own `validation` split; the test split is only used for final metrics.

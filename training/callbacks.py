@@ -83,11 +83,12 @@ def standard_callbacks(run_dir: str, backup: Backup, examples_per_epoch: int) ->
         Throughput(examples_per_epoch),
         # raise_error=True stops at once, before any later callback can touch the backup.
         keras.callbacks.TerminateOnNaN(raise_error=True),
-        backup,
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
         # update_freq="epoch": an integer would write per-batch summaries and lose the epoch ones.
         keras.callbacks.TensorBoard(
             os.path.join(run_dir, "logs"), histogram_freq=1, write_graph=True, update_freq="epoch"
         ),
+        # Last: an epoch counts as done only once its logs are written. A kill just before the
+        # backup leaves a history row that the resumed run trims (truncate_history), not a gap.
+        backup,
     ]
-

@@ -35,9 +35,9 @@ COMPUTE_STEPS = 30
 COMPUTE_REPEATS = 5
 
 
-def end_to_end(model_name: str, flags: list[str], run_dir: str) -> dict:
+def end_to_end(argv: list[str], run_dir: str) -> dict:
     start = time.perf_counter()
-    if train.main(["--model", model_name, "--run-dir", run_dir, *flags]) != 0:
+    if train.main(argv) != 0:
         sys.exit("training failed; see the message above")
     wall_seconds = time.perf_counter() - start
     history = figures.read_history(os.path.join(run_dir, "history.csv"))
@@ -77,10 +77,11 @@ def main() -> None:
     parser.add_argument("--model", default="cnn")
     args, flags = parser.parse_known_args()
     run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
-    config = train.make_config(train.make_parser().parse_args(["--model", args.model, "--run-dir", run_dir, *flags]))
+    argv = ["--model", args.model, "--run-dir", run_dir, *flags]  # one argv: both measure one config
+    config = train.make_config(train.make_parser().parse_args(argv))
     # Compute-only first: afterwards the training run's prefetching threads may still hold a core.
     compute_only_speed = compute_only(config)
-    result = end_to_end(args.model, flags, run_dir)
+    result = end_to_end(argv, run_dir)
     result["compute_only_examples_per_second"] = compute_only_speed
     result["driver_efficiency"] = result["examples_per_second"] / result["compute_only_examples_per_second"]
     result.update(model=args.model, dataset=config.dataset, batch_size=config.batch_size,

@@ -1,5 +1,6 @@
 """Every registered model: builds from its dataset's info, trains a few steps, saves and reloads."""
 
+import json
 import os
 
 import keras
@@ -8,6 +9,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 import models
+import train
+from conftest import tiny_flags
 from synthetic import mock_band_images
 from training import input_pipeline
 
@@ -46,8 +49,6 @@ def test_builds_trains_and_round_trips(spec, tmp_path):
 
 
 def test_list_shows_every_model(capsys):
-    import train
-
     assert train.main(["--list"]) == 0
     listing = capsys.readouterr().out
     for name in models.names():
@@ -57,10 +58,6 @@ def test_list_shows_every_model(capsys):
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])
 def test_learns_far_above_chance(model_name, tmp_path):
     """Band images have 10 classes (chance: 10%); both models must clearly learn them."""
-    import json
-
-    import train
-
     flags = ["--model", model_name, "--run-dir", str(tmp_path / "run"), "--epochs", "4", "--batch-size", "32"]
     if model_name == "cnn":
         flags += ["--set", "filters=8", "--set", "dense_units=32"]
@@ -76,11 +73,6 @@ def test_learns_far_above_chance(model_name, tmp_path):
 @pytest.mark.parametrize("dataset, input_shape", [("fashion_mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
 def test_trains_unchanged_on_other_image_datasets(model_name, dataset, input_shape, tmp_path):
     """Shapes and class counts come from the dataset's info, so RGB 32x32 needs no change."""
-    import json
-
-    import train
-    from conftest import tiny_flags
-
     run_dir = tmp_path / "run"
     with mock_band_images(32):
         assert train.main(tiny_flags(model_name, run_dir, "--dataset", dataset, "--epochs", "1")) == 0

@@ -2,6 +2,9 @@
 
 Reloads RUN_DIR/model.keras and config.json, prints the metrics on the test split (or --split)
 and writes RUN_DIR/eval/metrics.json plus PNG figures. Bad input exits with code 2.
+
+Models that take a raw input on the command line answer for it instead, e.g.
+python evaluate.py runs/rnn-imdb_reviews-20261124-101500 --text "a wonderful, moving film"
 """
 
 import argparse
@@ -19,17 +22,39 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a run directory written by train.py")
     parser.add_argument("--split", help="TFDS split string to evaluate on (default: the run's test split)")
+    # One flag per kind of raw input some model declares (--text, ...), gathered from the registry.
+    inputs = {spec.command_line_input.flag: spec.command_line_input
+              for spec in map(models.get_spec, models.names()) if spec.command_line_input}
+    for flag, command_line_input in sorted(inputs.items()):
+        parser.add_argument(flag, help=command_line_input.help)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code
     try:
         config = keras_loop.load_run_config(args.run_dir)
-        keras_loop.evaluate(config, models.get_spec(config.model), args.split)
+        spec = models.get_spec(config.model)
+        given = {flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None}
+        if given:
+            print(keras_loop.predict_one(config, spec, _the_one_input(spec, given)))
+        else:
+            keras_loop.evaluate(config, spec, args.split)
     except UsageError as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
     return 0
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")  # where argparse stores "--some-flag"
+
+
+def _the_one_input(spec, given: dict) -> str:
+    accepted = spec.command_line_input.flag if spec.command_line_input else None
+    if list(given) != [accepted]:
+        takes = f"it takes {accepted}" if accepted else "it takes no input on the command line"
+        raise UsageError(f"{spec.name} cannot answer {' '.join(given)}; {takes}.")
+    return given[accepted]
 
 
 if __name__ == "__main__":

@@ -56,6 +56,8 @@ def compute_only(config: RunConfig) -> float:
     batches = input_pipeline.evaluation_batches(examples["validation"], spec.preprocess, config.batch_size)
     inputs, targets = (tf.concat(parts, axis=0) for parts in zip(*batches.take(8)))  # in memory
     model = spec.build_model(data_info, config.hyperparameters)
+    if spec.adapt:  # e.g. a text model's vocabulary, learned from the training split
+        spec.adapt(model, input_pipeline.training_inputs(examples["train"], spec.preprocess, config.batch_size))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=spec.loss, metrics=list(spec.metrics))
     # Batched like the driver's data, with an unknown batch size: one batch repeated with
     # `from_tensors` has a static batch shape, which on a CPU can pick other, slower kernels

@@ -14,6 +14,22 @@ _REGISTRY: dict[str, "ModelSpec"] = {}
 
 
 @dataclasses.dataclass(frozen=True)
+class CommandLineInput:
+    """One raw input a model can be asked about on evaluate.py's command line.
+
+    Attributes:
+        flag: the flag of evaluate.py, e.g. "--text" (`evaluate.py RUN_DIR --text "a review"`).
+        help: its help text.
+        predict: `(model, data, value) -> str`, a line to print; `data` is the run's data
+            description as saved in config.json (class names, ...).
+    """
+
+    flag: str
+    help: str
+    predict: Callable[[Any, dict, str], str]
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """What one model is and what it pairs with.
 
@@ -32,8 +48,13 @@ class ModelSpec:
         epochs, batch_size, learning_rate: training defaults, tuned so the model really learns.
         callbacks: `(data_info, validation_dataset, log_dir) -> [keras.callbacks.Callback]`,
             extra callbacks such as a confusion-matrix image in TensorBoard.
-        report: `(model, dataset, data_info, out_dir) -> {name: path}` writes evaluation
-            figures for `evaluate.py`; None when there is nothing beyond the metrics.
+        report: `(model, dataset, data_info, out_dir) -> ({name: path}, {metric: value})`
+            writes evaluation figures for `evaluate.py` and returns metrics that `evaluate`
+            cannot compute batch by batch (precision, recall); None when there is nothing more.
+        adapt: `(model, training_inputs) -> None` fits the layers that learn from data before
+            training (a vocabulary, normalization statistics); `training_inputs` are batches of
+            the training split's inputs only. None when nothing needs it.
+        command_line_input: what `evaluate.py RUN_DIR --flag VALUE` predicts on, if anything.
     """
 
     name: str
@@ -50,7 +71,9 @@ class ModelSpec:
     batch_size: int
     learning_rate: float
     callbacks: Callable[[Any, Any, str], list] = lambda data_info, validation, log_dir: []
-    report: Callable[[Any, Any, Any, str], dict] | None = None
+    report: Callable[[Any, Any, Any, str], tuple[dict, dict]] | None = None
+    adapt: Callable[[Any, Any], None] | None = None
+    command_line_input: CommandLineInput | None = None
 
 
 def register(spec: ModelSpec) -> ModelSpec:

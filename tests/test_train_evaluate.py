@@ -78,8 +78,17 @@ def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
     for figure in ("confusion_matrix.png", "examples.png", "training_curves.png"):
         with open(finished_run / "eval" / figure, "rb") as file:
             assert file.read(8) == b"\x89PNG\r\n\x1a\n", figure
-    per_class = json.loads((finished_run / "eval" / "per_class_accuracy.json").read_text())
-    assert len(per_class) == 10 and all(0.0 <= value <= 1.0 for value in per_class.values())
+    per_class = json.loads((finished_run / "eval" / "per_class.json").read_text())
+    assert len(per_class) == 10
+    assert all(0.0 <= value <= 1.0 for scores in per_class.values() for value in scores.values())
+    metrics = json.loads((finished_run / "eval" / "metrics.json").read_text())
+    # Ten classes: precision and recall are macro averages, here the mean of the per-class values.
+    assert metrics["recall"] == pytest.approx(sum(scores["recall"] for scores in per_class.values()) / 10)
+
+
+def test_evaluate_refuses_an_input_the_model_cannot_take(finished_run, capsys):
+    assert evaluate.main([str(finished_run), "--text", "a fine digit"]) == 2
+    assert "cnn cannot answer --text; it takes no input on the command line" in capsys.readouterr().err
 
 
 def test_finished_run_is_never_overwritten(finished_run, capsys):

@@ -59,28 +59,44 @@ def callbacks(data_info, validation, log_dir: str) -> list:
     return [ConfusionMatrixImage(validation, data_info.class_names, log_dir)]
 
 
-def report(model, batches, data_info, out_dir: str) -> dict:
-    """Writes confusion_matrix.png, examples.png and per_class_accuracy.json into `out_dir`."""
+def summarize(labels, predictions, class_names, out_dir: str) -> tuple[dict, dict]:
+    """Writes confusion_matrix.png and per_class.json; returns `(files, {precision, recall})`.
+
+    With two classes, precision and recall are those of the positive class (label 1, e.g.
+    imdb_reviews' "pos"), as usual for a yes/no question; with more, the unweighted mean over
+    classes (macro average), so a rare class counts as much as a common one."""
+    matrix = figures.confusion_matrix(labels, predictions, len(class_names))
+    true_positives = np.diag(matrix).astype(float)
+    precision = true_positives / np.maximum(matrix.sum(axis=0), 1)  # of those predicted as the class
+    recall = true_positives / np.maximum(matrix.sum(axis=1), 1)  # of those truly in the class
+    per_class = {
+        name: {"precision": float(precision[index]), "recall": float(recall[index])}
+        for index, name in enumerate(class_names)
+    }
+    per_class_path = os.path.join(out_dir, "per_class.json")
+    with open(per_class_path, "w") as file:
+        json.dump(per_class, file, indent=2)
+    headline = slice(1, 2) if len(class_names) == 2 else slice(None)
+    metrics = {"precision": float(precision[headline].mean()), "recall": float(recall[headline].mean())}
+    files = {
+        "confusion_matrix": figures.save_png(
+            figures.confusion_matrix_figure(matrix, class_names), os.path.join(out_dir, "confusion_matrix.png")
+        ),
+        "per_class": per_class_path,
+    }
+    return files, metrics
+
+
+def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
+    """The summary above plus examples.png: a grid of test images, mistakes first."""
     labels, predictions, _, images = predict_labels(model, batches, keep_inputs=MISTAKE_POOL)
-    names = data_info.class_names
-    matrix = figures.confusion_matrix(labels, predictions, len(names))
+    files, metrics = summarize(labels, predictions, data_info.class_names, out_dir)
     # Show mistakes first: they teach more than the easy cases.
     wrong = np.flatnonzero(labels[: len(images)] != predictions[: len(images)])
     right = np.flatnonzero(labels[: len(images)] == predictions[: len(images)])
     shown = np.concatenate([wrong, right])[:GRID_EXAMPLES]
-    per_class = {
-        name: float(matrix[index, index] / max(matrix[index].sum(), 1)) for index, name in enumerate(names)
-    }
-    per_class_path = os.path.join(out_dir, "per_class_accuracy.json")
-    with open(per_class_path, "w") as file:
-        json.dump(per_class, file, indent=2)
-    return {
-        "confusion_matrix": figures.save_png(
-            figures.confusion_matrix_figure(matrix, names), os.path.join(out_dir, "confusion_matrix.png")
-        ),
-        "examples": figures.save_png(
-            figures.example_grid_figure(images[shown], labels[shown], predictions[shown], names),
-            os.path.join(out_dir, "examples.png"),
-        ),
-        "per_class_accuracy": per_class_path,
-    }
+    files["examples"] = figures.save_png(
+        figures.example_grid_figure(images[shown], labels[shown], predictions[shown], data_info.class_names),
+        os.path.join(out_dir, "examples.png"),
+    )
+    return files, metrics

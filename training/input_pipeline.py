@@ -117,6 +117,12 @@ def training_stream(examples, preprocess, batch_size, seed, first_epoch=0, steps
     return stream.prefetch(AUTOTUNE), steps_per_epoch
 
 
+def training_inputs(examples, preprocess, batch_size):
+    """The training split's inputs without targets, batched: for layers that adapt to data."""
+    inputs = examples.map(lambda example: preprocess(example)[0], num_parallel_calls=AUTOTUNE)
+    return inputs.batch(batch_size).prefetch(AUTOTUNE)
+
+
 def evaluation_batches(examples, preprocess, batch_size):
     """Batches in a fixed order, for validation and test."""
     mapped = examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache()

@@ -50,6 +50,9 @@ def train(config: RunConfig, spec) -> dict:
 
     with strategy.scope():
         model = _build(spec, data_info, config.hyperparameters)
+        if spec.adapt:  # a vocabulary, normalization statistics: learned from the training split only
+            print("Adapting preprocessing layers to the training split...")
+            spec.adapt(model, input_pipeline.training_inputs(examples["train"], spec.preprocess, config.batch_size))
         # Cosine decay: large steps early, small ones to settle at the end; TensorBoard plots it.
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch
@@ -105,7 +108,8 @@ def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
 
     out_dir = os.path.join(config.run_dir, "eval")
     os.makedirs(out_dir, exist_ok=True)
-    files = spec.report(model, batches, data_info, out_dir) if spec.report else {}
+    files, report_metrics = spec.report(model, batches, data_info, out_dir) if spec.report else ({}, {})
+    metrics.update(report_metrics)
     history_path = os.path.join(config.run_dir, "history.csv")
     if os.path.exists(history_path):
         files["training_curves"] = figures.save_png(
@@ -117,6 +121,13 @@ def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
     for name, path in files.items():
         print(f"  {name}: {path}")
     return metrics
+
+
+def predict_one(config: RunConfig, spec, value: str) -> str:
+    """`evaluate.py RUN_DIR --text "..."` and the like: the model's answer for one raw input."""
+    with open(os.path.join(config.run_dir, CONFIG_FILE)) as file:
+        data = json.load(file)["data"]  # the data description saved at training time
+    return spec.command_line_input.predict(load_model(config.run_dir), data, value)
 
 
 def load_run_config(run_dir: str) -> RunConfig:

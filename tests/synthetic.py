@@ -36,3 +36,35 @@ def mock_band_images(num_examples: int):
         return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
 
     return tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn)
+
+
+POSITIVE_WORDS = ("good", "great", "wonderful", "moving", "brilliant")
+NEGATIVE_WORDS = ("bad", "dull", "awful", "boring", "terrible")
+NEUTRAL_WORDS = tuple(f"word{index}" for index in range(40))
+TEST_ONLY_WORD = "unseenintraining"  # appears in the test split only
+
+
+def sentiment_reviews(num_examples: int, seed: int, extra_word: str = ""):
+    """Reviews of 3-14 neutral words with one sentiment word somewhere: label 1 if positive.
+
+    The position varies, so a model must find the word, not read one fixed slot."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, num_examples)
+    reviews = []
+    for label in labels:
+        words = list(rng.choice(NEUTRAL_WORDS, rng.integers(3, 15)))
+        words.insert(rng.integers(0, len(words) + 1), rng.choice(POSITIVE_WORDS if label else NEGATIVE_WORDS))
+        reviews.append(" ".join(words + ([extra_word] if extra_word else [])).capitalize() + ".")
+    return np.array(reviews, dtype=object), labels.astype(np.int64)
+
+
+def mock_sentiment_reviews(num_examples: int):
+    """`mock_data(...)` for a text dataset such as imdb_reviews, with learnable reviews; only
+    the test split holds TEST_ONLY_WORD."""
+
+    def as_dataset_fn(builder, split, *args, **kwargs):
+        extra_word = TEST_ONLY_WORD if str(split).startswith("test") else ""
+        reviews, labels = sentiment_reviews(num_examples, zlib.crc32(str(split).encode()), extra_word)
+        return tf.data.Dataset.from_tensor_slices({"text": reviews, "label": labels})
+
+    return tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn)

@@ -28,8 +28,10 @@ def run_train(argv, capsys, mocked=True):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, mlp"),
+        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, mlp, rnn, transformer"),
         (["--model", "cnn", "--dataset", "imdb_reviews"], "needs an image-classification dataset"),
+        (["--model", "rnn", "--dataset", "mnist"], "needs a text-classification dataset with a 'text'"),
+        (["--model", "transformer", "--set", "num_heads=3"], "embedding_dim must be a multiple of num_heads"),
         (["--model", "cnn", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
         (["--model", "mlp", "--set", "depth=3"], "mlp has no hyperparameter 'depth'"),
         (["--model", "mlp", "--set", "dropout_rate=a lot"], "expected float"),

@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import models
@@ -33,6 +34,8 @@ def test_builds_trains_and_round_trips(spec, tmp_path):
     (inputs, targets), data_info = tiny_batch_and_info(spec)
     hyperparameters = {**spec.hyperparameters, **spec.test_hyperparameters}
     model = spec.build_model(data_info, hyperparameters)
+    if spec.adapt:
+        spec.adapt(model, tf.data.Dataset.from_tensors(inputs))
     model.compile(optimizer="adam", loss=spec.loss, metrics=list(spec.metrics))
 
     outputs = model.predict_on_batch(inputs)

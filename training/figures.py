@@ -86,3 +86,21 @@ def training_curves_figure(history: dict[str, list[float]]):
         axes.legend()
     figure.tight_layout()
     return figure
+
+
+def attention_figure(words, weights, total_words=None):
+    """Heatmap of attention: row i shows how much word i draws on each word (columns).
+
+    Each full row sums to 1 over all `total_words` words of the text; when only the first
+    words are shown, the rows hold the part of that attention that falls on them."""
+    size = max(4.0, 0.3 * len(words) + 2)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(weights, cmap="viridis", vmin=0)
+    figure.colorbar(image, ax=axes, fraction=0.04, label="attention weight")
+    ticks = np.arange(len(words))
+    shown = f"first {len(words)} of {total_words} words" if total_words and total_words > len(words) else "all words"
+    axes.set(xticks=ticks, yticks=ticks, xlabel="attends to", ylabel="word",
+             title=f"Self-attention, first block, mean over heads ({shown})")
+    axes.set_xticklabels(words, rotation=90, fontsize=8)
+    axes.set_yticklabels(words, fontsize=8)
+    return figure

@@ -25,16 +25,10 @@ class ImageClassificationData:
 
 def describe_image_classification(dataset_name: str, info) -> ImageClassificationData:
     """Reads image shape and classes from `info.features`, or says why the dataset does not fit."""
-    features = info.features
-    image = features["image"] if "image" in features else None
-    label = features["label"] if "label" in features else None
-    if not isinstance(image, tfds.features.Image) or not isinstance(label, tfds.features.ClassLabel):
-        found = ", ".join(f"{key} ({type(value).__name__})" for key, value in features.items())
-        raise UsageError(
-            f"this model needs an image-classification dataset with an 'image' and a 'label' "
-            f"feature; {dataset_name} has {found}. Pick one such as mnist, fashion_mnist or "
-            f"cifar10 with --dataset."
-        )
+    image, label = _features_or_refuse(
+        dataset_name, info, {"image": tfds.features.Image, "label": tfds.features.ClassLabel},
+        task="an image-classification", suggestions="mnist, fashion_mnist or cifar10",
+    )
     if image.shape[0] is None or image.shape[1] is None:
         raise UsageError(
             f"{dataset_name} has images of varying size {image.shape}; this model needs one "
@@ -48,7 +42,44 @@ def describe_image_classification(dataset_name: str, info) -> ImageClassificatio
     )
 
 
+def _features_or_refuse(dataset_name: str, info, wanted: dict, task: str, suggestions: str) -> list:
+    """The features named in `wanted` ({name: TFDS feature type}), in that order; or a
+    UsageError that names what the dataset has instead."""
+    features = info.features
+    if all(name in features and isinstance(features[name], kind) for name, kind in wanted.items()):
+        return [features[name] for name in wanted]
+    needed = " and ".join(f"a '{name}'" for name in wanted)
+    found = ", ".join(f"{key} ({type(value).__name__})" for key, value in features.items())
+    raise UsageError(
+        f"this model needs {task} dataset with {needed} feature; {dataset_name} has {found}. "
+        f"Pick one such as {suggestions} with --dataset."
+    )
+
+
 def image_classification_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
     """uint8 image (H, W, C) -> float32 in [0, 1]; the label stays an integer class id."""
     image = tf.cast(example["image"], tf.float32) / 255.0
     return image, example["label"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TextClassificationData:
+    """What a text classifier needs to know about its dataset."""
+
+    dataset: str
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+def describe_text_classification(dataset_name: str, info) -> TextClassificationData:
+    """Reads the classes from `info.features`, or says why the dataset does not fit."""
+    _, label = _features_or_refuse(
+        dataset_name, info, {"text": tfds.features.Text, "label": tfds.features.ClassLabel},
+        task="a text-classification", suggestions="imdb_reviews or yelp_polarity_reviews",
+    )
+    return TextClassificationData(dataset=dataset_name, num_classes=label.num_classes, class_names=tuple(label.names))
+
+
+def text_classification_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    """The raw review string stays a string: the model itself turns it into tokens."""
+    return example["text"], example["label"]

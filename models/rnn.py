@@ -5,11 +5,14 @@ gates learn what to keep, what to forget and what to output. Bidirectional runs 
 from the last word backwards, so each position sees both sides of its context. Padding is
 masked: the LSTMs skip the zeros that fill short reviews up to `sequence_length`.
 
-    python train.py --model rnn                     # sentiment of imdb_reviews movie reviews
+    python train.py --model rnn              # 83.7% test accuracy on IMDB reviews*, 4.7 min
     python evaluate.py RUN_DIR --text "a wonderful, moving film"
 
 The model takes raw strings: its first layer turns text into token ids with a vocabulary learned
-from the training split. The README gives the accuracy and time it reaches.
+from the training split.
+
+(* 4,500 training reviews, 5,000 test reviews, 2-core CPU; the README compares it with a
+bag-of-words baseline, 85.5% on the same data.)
 """
 
 import keras
@@ -50,7 +53,7 @@ register(
         metrics=("accuracy",),
         hyperparameters={
             "vocabulary_size": 10_000,
-            "sequence_length": 256,
+            "sequence_length": 400,  # words kept per review: 88% of IMDB training reviews fit whole
             "embedding_dim": 64,
             "lstm_units": (64, 32),
             "dense_units": 32,

@@ -6,11 +6,13 @@ words' query and key vectors match. Attention itself ignores order, so a learned
 embedding is added to each word's embedding. Padding is masked: no word attends to the zeros
 that fill short reviews, and the final average is over real words only.
 
-    python train.py --model transformer             # sentiment of imdb_reviews movie reviews
+    python train.py --model transformer      # 83.9% test accuracy on IMDB reviews*, 2.7 min
     python evaluate.py RUN_DIR --text "dull and far too long"
 
 TensorBoard's Images tab shows the attention weights for one validation review after training.
-The README gives the accuracy and time it reaches.
+
+(* 4,500 training reviews, 5,000 test reviews, 2-core CPU; the README compares it with a
+bag-of-words baseline, 85.5% on the same data.)
 """
 
 import os
@@ -173,7 +175,7 @@ register(
         metrics=("accuracy",),
         hyperparameters={
             "vocabulary_size": 10_000,
-            "sequence_length": 256,
+            "sequence_length": 512,  # words kept per review: 93% of IMDB training reviews fit whole
             "embedding_dim": 64,
             "num_heads": 4,
             "feed_forward_dim": 128,
@@ -191,7 +193,7 @@ register(
             "dense_units": 8,
             "dropout_rate": 0.0,
         },
-        epochs=5,
+        epochs=3,
         batch_size=32,
         learning_rate=1e-3,
         callbacks=transformer_callbacks,

@@ -14,7 +14,7 @@ import tensorflow as tf
 import evaluate
 import models
 import train
-from conftest import ROOT, tiny_flags
+from conftest import ROOT, start_training, tiny_flags
 from synthetic import NEGATIVE_WORDS, POSITIVE_WORDS, TEST_ONLY_WORD, mock_sentiment_reviews, sentiment_reviews
 from test_train_evaluate import summary_tags
 from training import preprocessing, text
@@ -126,6 +126,14 @@ def test_trains_unchanged_on_another_text_dataset(tmp_path):
         assert train.main(tiny_flags("rnn", run_dir, "--dataset", "yelp_polarity_reviews", "--epochs", "1")) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["dataset"] == "yelp_polarity_reviews" and config["data"]["class_names"] == ["1", "2"]
+
+
+def test_several_replicas_are_refused_with_a_way_out(tmp_path):
+    """Keras 3.15's fit() cannot split raw strings across replicas; the driver says so up front."""
+    process = start_training(tiny_flags("rnn", tmp_path / "run", "--strategy", "mirrored"), logical_cpus=2, text=True)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2 and "--strategy one_device" in output and "Traceback" not in output
+    assert not (tmp_path / "run").exists()
 
 
 def test_evaluate_refuses_an_empty_text(text_runs, capsys):

@@ -37,6 +37,7 @@ def train(config: RunConfig, spec) -> dict:
         config.dataset, config.data_dir, config.train_split, config.val_split, config.test_split
     )
     data_info = spec.describe_data(config.dataset, info)
+    _check_replicas_can_split(strategy, examples["train"], spec.preprocess)
     _check_run_dir(config)
     backup = callbacks.Backup(os.path.join(config.run_dir, "backup"))
     initial_epoch = backup.finished_epochs()  # > 0: resume, and skip the data already trained on
@@ -172,6 +173,18 @@ def _check_run_dir(config: RunConfig) -> None:
                              f"a new --run-dir.")
     elif os.path.isdir(config.run_dir) and os.listdir(config.run_dir):
         raise UsageError(f"{config.run_dir} is not empty and is not a run directory; pick a new --run-dir.")
+
+
+def _check_replicas_can_split(strategy, examples, preprocess) -> None:
+    """Keras 3.15's fit() under a multi-replica strategy averages the first batch to build the
+    model, which fails for string inputs (raw text); say so instead of failing deep inside."""
+    inputs = examples.map(preprocess).element_spec[0]
+    if strategy.num_replicas_in_sync > 1 and any(spec.dtype == tf.string for spec in tf.nest.flatten(inputs)):
+        raise UsageError(
+            f"this model reads raw strings, which Keras' fit() cannot split across "
+            f"{strategy.num_replicas_in_sync} replicas; train it on one device with "
+            f"--strategy one_device (one GPU, or the CPU) or --strategy default."
+        )
 
 
 def _build(spec, data_info, hyperparameters) -> keras.Model:

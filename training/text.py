@@ -57,7 +57,7 @@ def adapt(model: keras.Model, training_texts: tf.data.Dataset) -> None:
 def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     """The classifier summary plus confident_mistakes.txt: the wrong answers the model was surest of.
 
-    Those teach most: sarcasm, a negative review that praises the actors, a mislabelled one."""
+    Those teach most: on IMDB, reviews that change their mind halfway, or praise with irony."""
     labels, predictions, confidences, texts = classification.predict_labels(model, batches, keep_inputs=10**9)
     files, metrics = classification.summarize(labels, predictions, data_info.class_names, out_dir)
     names = data_info.class_names

@@ -21,10 +21,12 @@ def predict_labels(model, batches, keep_inputs: int = 0):
 
     Returns `(labels, predicted labels, confidences, the first keep_inputs inputs)` as NumPy."""
     labels, predictions, confidences, kept = [], [], [], []
+    # A direct call, not predict_on_batch: under MirroredStrategy that one returns an output per
+    # replica for a plain tensor. Compiled, because an eager call runs an LSTM step by step
+    # (minutes instead of seconds for 5,000 reviews).
+    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
     for inputs, targets in batches:
-        # Direct call, not predict_on_batch: under MirroredStrategy that one returns an output
-        # per replica for a plain tensor.
-        probabilities = np.asarray(model(inputs, training=False))  # (batch, num_classes)
+        probabilities = np.asarray(forward(inputs))  # (batch, num_classes)
         predictions.append(np.argmax(probabilities, axis=-1))
         confidences.append(np.max(probabilities, axis=-1))
         labels.append(np.asarray(targets))

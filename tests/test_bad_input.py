@@ -1,7 +1,6 @@
 """Every documented mistake: a message that says what and how to fix it, exit code 2, no
 traceback, and nothing written."""
 
-import os
 import time
 
 import pytest

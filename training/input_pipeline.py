@@ -2,7 +2,12 @@
 -> prefetch.
 
 Validation comes from the training split (`train[:90%]` / `train[90%:]`) unless the dataset
-has its own `validation` split; the test split is only used for final metrics.
+has its own `validation` split; the test split is only used for final metrics. A few datasets
+publish a division that is not a TFDS split (spoken_digit: recordings 0-4 of each speaker and
+digit are the test set); `PUBLISHED_SPLITS` applies it to every split not given by a flag.
+
+Batches are padded: examples of different lengths (audio clips) are zero-padded to the longest
+one in their batch; fixed-size examples (images) are batched as they are.
 
 The training stream is reproducible from its seed, so a run resumed at epoch k sees exactly the
 batches an uninterrupted run would have seen.
@@ -11,6 +16,7 @@ batches an uninterrupted run would have seen.
 import dataclasses
 import os
 import socket
+from typing import Callable
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -27,6 +33,43 @@ class Splits:
     train: str
     validation: str
     test: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedSplit:
+    """A train/validation/test division that one feature of each example decides.
+
+    Attributes:
+        source: the TFDS split that holds every example.
+        feature: the feature `assign` reads.
+        assign: `(feature value) -> 0 train, 1 validation, 2 test, -1 none`, TF ops only.
+        names: how config.json names the three parts.
+    """
+
+    source: str
+    feature: str
+    assign: Callable[[tf.Tensor], tf.Tensor]
+    names: Splits
+
+
+def recording_number_split(filename: tf.Tensor) -> tf.Tensor:
+    """Free Spoken Digit Dataset files are "<digit>_<speaker>_<take>.wav": takes 0-4 are the
+    published test set; 5-9 validate here; 10-49 train. Splitting by take, never at random,
+    keeps one speaker's near-identical takes of a digit out of the split they would leak into."""
+    is_named_by_take = tf.strings.regex_full_match(filename, r".*_[0-9]+\.wav")
+    take_text = tf.strings.regex_replace(filename, r".*_([0-9]+)\.wav", r"\1")
+    take = tf.strings.to_number(tf.where(is_named_by_take, take_text, "-1"), out_type=tf.int32)
+    return tf.where(take < 0, -1, tf.where(take < 5, 2, tf.where(take < 10, 1, 0)))
+
+
+PUBLISHED_SPLITS = {
+    "spoken_digit": PublishedSplit(
+        source="train",
+        feature="audio/filename",
+        assign=recording_number_split,
+        names=Splits(train="train (takes 10-49)", validation="train (takes 5-9)", test="train (takes 0-4)"),
+    ),
+}
 
 
 def data_dir_or_default(data_dir: str | None) -> str:
@@ -61,20 +104,33 @@ def _builder(name, data_dir):
 
 
 def _as_datasets(builder, train, validation, test):
+    published = PUBLISHED_SPLITS.get(builder.name)
     has_validation = "validation" in builder.info.splits
-    splits = Splits(
-        train=train or ("train" if has_validation else "train[:90%]"),
-        validation=validation or ("validation" if has_validation else "train[90%:]"),
-        test=test or "test",
+    defaults = published.names if published else Splits(
+        train="train" if has_validation else "train[:90%]",
+        validation="validation" if has_validation else "train[90%:]",
+        test="test",
     )
+    flags = (train, validation, test)  # None where no flag named the split
+    splits = Splits(*(flag or default for flag, default in zip(flags, vars(defaults).values())))
     try:
-        datasets = builder.as_dataset(split=[splits.train, splits.validation, splits.test])
+        datasets = [
+            _published_part(builder, published, part) if published and flag is None
+            else builder.as_dataset(split=split)
+            for part, (flag, split) in enumerate(zip(flags, vars(splits).values()))
+        ]
     except ValueError as error:  # unknown split name or bad slice syntax
         raise UsageError(
             f"{builder.name} cannot read these splits: {error} Its splits are "
             f"{sorted(builder.info.splits)}; fix --train-split, --val-split or --test-split."
         ) from None
     return dict(zip(("train", "validation", "test"), datasets)), builder.info, splits
+
+
+def _published_part(builder, published: PublishedSplit, part: int):
+    """Part 0 (train), 1 (validation) or 2 (test) of a published division, in file order."""
+    examples = builder.as_dataset(split=published.source)
+    return examples.filter(lambda example: published.assign(example[published.feature]) == part)
 
 
 def _download_and_prepare(builder, data_dir):
@@ -103,27 +159,34 @@ def training_stream(examples, preprocess, batch_size, seed, first_epoch=0, steps
     the batches it already trained on (reading, not training: about a second per MNIST epoch)
     and so sees exactly the batches an uninterrupted run would have seen.
     """
-    cached = examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache()
+    cached = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
     num_examples = int(cached.cardinality())
-    if num_examples < 0:  # unknown: count once (this also fills the cache)
-        num_examples = int(cached.reduce(0, lambda count, _: count + 1))
     if num_examples == 0:
         raise UsageError("the training split is empty; check --train-split.")
     steps_per_epoch = steps_per_epoch or -(-num_examples // batch_size)
     shuffled = cached.repeat().shuffle(
         min(num_examples, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=False
     )
-    stream = shuffled.batch(batch_size).skip(first_epoch * steps_per_epoch)
+    stream = shuffled.padded_batch(batch_size).skip(first_epoch * steps_per_epoch)
     return stream.prefetch(AUTOTUNE), steps_per_epoch
 
 
 def training_inputs(examples, preprocess, batch_size):
     """The training split's inputs without targets, batched: for layers that adapt to data."""
     inputs = examples.map(lambda example: preprocess(example)[0], num_parallel_calls=AUTOTUNE)
-    return inputs.batch(batch_size).prefetch(AUTOTUNE)
+    return inputs.padded_batch(batch_size).prefetch(AUTOTUNE)
 
 
 def evaluation_batches(examples, preprocess, batch_size):
     """Batches in a fixed order, for validation and test."""
-    mapped = examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache()
-    return mapped.batch(batch_size).prefetch(AUTOTUNE)
+    mapped = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
+    return mapped.padded_batch(batch_size).prefetch(AUTOTUNE)
+
+
+def _with_known_size(cached):
+    """A filtered split (a published division) does not know its size: count it once (which
+    also fills the cache), so Keras knows how many batches an epoch holds."""
+    if cached.cardinality() >= 0:
+        return cached
+    num_examples = int(cached.reduce(0, lambda count, _: count + 1))
+    return cached.apply(tf.data.experimental.assert_cardinality(num_examples))

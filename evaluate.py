@@ -5,6 +5,7 @@ and writes RUN_DIR/eval/metrics.json plus PNG figures. Bad input exits with code
 
 Models that take a raw input on the command line answer for it instead, e.g.
 python evaluate.py runs/rnn-imdb_reviews-20261124-101500 --text "a wonderful, moving film"
+python evaluate.py runs/speech-spoken_digit-20261124-101500 --audio my_digit.wav
 """
 
 import argparse

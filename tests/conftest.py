@@ -25,10 +25,9 @@ def tiny_flags(model: str, run_dir, *extra) -> list[str]:
     return flags + list(extra)
 
 
-def start_training(flags, logical_cpus=1, examples=256, text=False) -> subprocess.Popen:
-    """train.main(flags) on mocked band images (or reviews, with text=True), in a new process."""
-    command = [sys.executable, HELPER, "--logical-cpus", str(logical_cpus), "--examples", str(examples)]
-    command += ["--text", "--"] if text else ["--"]
+def start_training(flags, logical_cpus=1, examples=256) -> subprocess.Popen:
+    """train.main(flags) on learnable mock data (synthetic.mock_learnable), in a new process."""
+    command = [sys.executable, HELPER, "--logical-cpus", str(logical_cpus), "--examples", str(examples), "--"]
     return subprocess.Popen(command + list(flags), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

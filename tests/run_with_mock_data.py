@@ -1,6 +1,6 @@
-"""Runs `train.main(argv)` in its own process on mocked band images or reviews (see synthetic.py).
+"""Runs `train.main(argv)` in its own process on learnable mock data (see synthetic.py).
 
-    python tests/run_with_mock_data.py [--logical-cpus N] [--examples N] [--text] -- TRAIN_FLAGS...
+    python tests/run_with_mock_data.py [--logical-cpus N] [--examples N] -- TRAIN_FLAGS...
 
 Tests that need a fresh process (SIGKILL and resume, two processes giving the same weights,
 a CPU split into logical devices) start this script instead of train.py.
@@ -20,7 +20,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--logical-cpus", type=int, default=1)
     parser.add_argument("--examples", type=int, default=256)
-    parser.add_argument("--text", action="store_true", help="sentiment reviews instead of band images")
     parser.add_argument("train_flags", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.logical_cpus > 1:  # must happen before TensorFlow touches the devices
@@ -32,8 +31,7 @@ def main() -> int:
     import train
 
     flags = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
-    mock = synthetic.mock_sentiment_reviews if args.text else synthetic.mock_band_images
-    with mock(args.examples):
+    with synthetic.mock_learnable(args.examples):
         return train.main(flags)
 
 

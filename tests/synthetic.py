@@ -2,8 +2,10 @@
 
 `tfds.testing.mock_data` replaces the files on disk, not TFDS' code: `tfds.builder`,
 `info.features` and `as_dataset` behave as for the real dataset. Its default examples are
-random noise; `as_dataset_fn` below gives images whose class is visible instead (a bright
-horizontal band whose row depends on the label), so a test can demand real learning.
+random noise; `mock_learnable` gives examples whose class can be learned instead (images with a
+bright band whose row depends on the label, reviews with one sentiment word, tones whose pitch
+depends on the label), so a test can demand real learning. Each split is its own draw, so the
+test split is data the model has not seen.
 """
 
 import zlib
@@ -22,20 +24,6 @@ def band_images(num_examples: int, image_shape, num_classes: int, seed: int):
     for image, label in zip(images, labels):
         image[label * band : (label + 1) * band] += 150
     return images.astype(np.uint8), labels.astype(np.int64)
-
-
-def mock_band_images(num_examples: int):
-    """`mock_data(...)` whose splits hold band images (each split its own draw, so the test
-    split is data the model has not seen)."""
-
-    def as_dataset_fn(builder, split, *args, **kwargs):
-        features = builder.info.features
-        images, labels = band_images(
-            num_examples, features["image"].shape, features["label"].num_classes, zlib.crc32(str(split).encode())
-        )
-        return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
-
-    return tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn)
 
 
 POSITIVE_WORDS = ("good", "great", "wonderful", "moving", "brilliant")
@@ -58,13 +46,67 @@ def sentiment_reviews(num_examples: int, seed: int, extra_word: str = ""):
     return np.array(reviews, dtype=object), labels.astype(np.int64)
 
 
-def mock_sentiment_reviews(num_examples: int):
-    """`mock_data(...)` for a text dataset such as imdb_reviews, with learnable reviews; only
-    the test split holds TEST_ONLY_WORD."""
+SPEAKERS = ("ana", "bo")
+TONE_SECONDS = (0.1, 2.0)  # clips range from much shorter to much longer than test models' 0.25 s
+
+
+def tone_hertz(label: int) -> float:
+    """The pitch that says the class: 250 Hz apart, all below 4 kHz (8 kHz audio's limit)."""
+    return 300.0 + 250.0 * label
+
+
+def tone_clips(num_examples: int, sample_rate: int, num_classes: int, seed: int):
+    """Clips of a noisy pure tone whose pitch gives the label, of random length, loudness and
+    start, named like the Free Spoken Digit Dataset: "<label>_<speaker>_<take>.wav", each name once.
+
+    Returns (list of int16 waveforms, labels, file names)."""
+    rng = np.random.default_rng(seed)
+    clips, labels, names = [], [], []
+    for index in range(num_examples):
+        label = index % num_classes
+        take = index // (num_classes * len(SPEAKERS))
+        names.append(f"{label}_{SPEAKERS[index // num_classes % len(SPEAKERS)]}_{take}.wav")
+        length = int(rng.uniform(*TONE_SECONDS) * sample_rate)
+        time = np.arange(length) / sample_rate
+        tone = rng.uniform(0.1, 0.8) * np.sin(2 * np.pi * tone_hertz(label) * time + rng.uniform(0, 2 * np.pi))
+        tone[: rng.integers(0, sample_rate // 20)] = 0  # the sound starts up to 50 ms late
+        noisy = tone + rng.normal(0, 0.01, length)
+        clips.append(np.clip(noisy * 32767, -32768, 32767).astype(np.int16))
+        labels.append(label)
+    return clips, np.array(labels, dtype=np.int64), names
+
+
+def tone_dataset(features, num_examples: int, seed: int) -> tf.data.Dataset:
+    """Examples with the features of an audio dataset (spoken_digit, speech_commands)."""
+    clips, labels, names = tone_clips(num_examples, features["audio"].sample_rate,
+                                      features["label"].num_classes, seed)
+    audio_dtype = features["audio"].dtype
+
+    def examples():
+        for clip, label, name in zip(clips, labels, names):
+            example = {"audio": clip.astype(audio_dtype.as_numpy_dtype), "label": label}
+            if "audio/filename" in features:
+                example["audio/filename"] = name
+            yield example
+
+    signature = {"audio": tf.TensorSpec((None,), audio_dtype), "label": tf.TensorSpec((), tf.int64)}
+    if "audio/filename" in features:
+        signature["audio/filename"] = tf.TensorSpec((), tf.string)
+    return tf.data.Dataset.from_generator(examples, output_signature=signature)
+
+
+def mock_learnable(num_examples: int):
+    """`mock_data(...)` whose examples suit the dataset asked for: band images, reviews or tones."""
 
     def as_dataset_fn(builder, split, *args, **kwargs):
-        extra_word = TEST_ONLY_WORD if str(split).startswith("test") else ""
-        reviews, labels = sentiment_reviews(num_examples, zlib.crc32(str(split).encode()), extra_word)
-        return tf.data.Dataset.from_tensor_slices({"text": reviews, "label": labels})
+        features, seed = builder.info.features, zlib.crc32(str(split).encode())
+        if "audio" in features:
+            return tone_dataset(features, num_examples, seed)
+        if "text" in features:
+            extra_word = TEST_ONLY_WORD if str(split).startswith("test") else ""
+            reviews, labels = sentiment_reviews(num_examples, seed, extra_word)
+            return tf.data.Dataset.from_tensor_slices({"text": reviews, "label": labels})
+        images, labels = band_images(num_examples, features["image"].shape, features["label"].num_classes, seed)
+        return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
 
     return tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn)

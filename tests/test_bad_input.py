@@ -9,7 +9,7 @@ import tensorflow_datasets as tfds
 import evaluate
 import train
 from conftest import tiny_flags
-from synthetic import mock_band_images
+from synthetic import mock_learnable
 from training import input_pipeline
 
 
@@ -27,9 +27,10 @@ def run_train(argv, capsys, mocked=True):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, mlp, rnn, transformer"),
+        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, mlp, rnn, speech, transformer"),
         (["--model", "cnn", "--dataset", "imdb_reviews"], "needs an image-classification dataset"),
         (["--model", "rnn", "--dataset", "mnist"], "needs a text-classification dataset with a 'text'"),
+        (["--model", "speech", "--dataset", "imdb_reviews"], "needs an audio-classification dataset"),
         (["--model", "transformer", "--set", "num_heads=3"], "embedding_dim must be a multiple of num_heads"),
         (["--model", "cnn", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
         (["--model", "mlp", "--set", "depth=3"], "mlp has no hyperparameter 'depth'"),
@@ -65,7 +66,7 @@ def test_unprepared_dataset_fails_fast_offline(capsys, tmp_path, monkeypatch):
 
 
 def test_divergence_stops_with_a_message(capsys, tmp_path):
-    with mock_band_images(64):
+    with mock_learnable(64):
         code = train.main(tiny_flags("mlp", tmp_path / "run", "--epochs", "2", "--learning-rate", "1e30"))
     err = capsys.readouterr().err
     assert code == 2 and "training diverged" in err and "lower --learning-rate" in err
@@ -105,7 +106,7 @@ def test_evaluate_corrupted_config(capsys, tmp_path):
 
 
 def test_evaluate_corrupted_model(capsys, tmp_path):
-    with mock_band_images(32):
+    with mock_learnable(32):
         assert train.main(tiny_flags("mlp", tmp_path / "run", "--epochs", "1")) == 0
     (tmp_path / "run" / "model.keras").write_bytes(b"not a zip file")
     capsys.readouterr()

@@ -15,7 +15,7 @@ import evaluate
 import models
 import train
 from conftest import ROOT, start_training, tiny_flags
-from synthetic import NEGATIVE_WORDS, POSITIVE_WORDS, TEST_ONLY_WORD, mock_sentiment_reviews, sentiment_reviews
+from synthetic import NEGATIVE_WORDS, POSITIVE_WORDS, TEST_ONLY_WORD, mock_learnable, sentiment_reviews
 from test_train_evaluate import summary_tags
 from training import preprocessing, text
 
@@ -35,7 +35,7 @@ def text_runs(tmp_path_factory):
     runs = {}
     for model_name in TEXT_MODELS:
         runs[model_name] = tmp_path_factory.mktemp("runs") / model_name
-        with mock_sentiment_reviews(640):
+        with mock_learnable(640):
             assert train.main(learnable_flags(model_name, runs[model_name])) == 0
     return runs
 
@@ -99,7 +99,7 @@ def test_saved_model_answers_raw_strings_in_a_fresh_process(model_name, text_run
 
 def test_evaluate_reports_precision_recall_and_confident_mistakes(text_runs, capsys):
     run_dir = text_runs["transformer"]
-    with mock_sentiment_reviews(200):
+    with mock_learnable(200):
         assert evaluate.main([str(run_dir)]) == 0
     output = capsys.readouterr().out
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
@@ -122,7 +122,7 @@ def test_evaluate_answers_one_text(review, label, text_runs, capsys):
 def test_trains_unchanged_on_another_text_dataset(tmp_path):
     """Classes come from the dataset's info: yelp_polarity_reviews labels its classes "1" and "2"."""
     run_dir = tmp_path / "run"
-    with mock_sentiment_reviews(64):
+    with mock_learnable(64):
         assert train.main(tiny_flags("rnn", run_dir, "--dataset", "yelp_polarity_reviews", "--epochs", "1")) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["dataset"] == "yelp_polarity_reviews" and config["data"]["class_names"] == ["1", "2"]
@@ -130,7 +130,7 @@ def test_trains_unchanged_on_another_text_dataset(tmp_path):
 
 def test_several_replicas_are_refused_with_a_way_out(tmp_path):
     """Keras 3.15's fit() cannot split raw strings across replicas; the driver says so up front."""
-    process = start_training(tiny_flags("rnn", tmp_path / "run", "--strategy", "mirrored"), logical_cpus=2, text=True)
+    process = start_training(tiny_flags("rnn", tmp_path / "run", "--strategy", "mirrored"), logical_cpus=2)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2 and "--strategy one_device" in output and "Traceback" not in output
     assert not (tmp_path / "run").exists()

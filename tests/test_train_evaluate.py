@@ -11,7 +11,7 @@ import tensorflow as tf
 import evaluate
 import train
 from conftest import tiny_flags
-from synthetic import mock_band_images
+from synthetic import mock_learnable
 
 EPOCHS = 2
 
@@ -19,7 +19,7 @@ EPOCHS = 2
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "cnn"
-    with mock_band_images(96):
+    with mock_learnable(96):
         assert train.main(tiny_flags("cnn", run_dir, "--epochs", str(EPOCHS))) == 0
     return run_dir
 
@@ -69,7 +69,7 @@ def test_tensorboard_logs(finished_run):
 
 
 def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
-    with mock_band_images(96):
+    with mock_learnable(96):
         assert evaluate.main([str(finished_run)]) == 0
     printed = capsys.readouterr().out
     assert "accuracy" in printed and str(finished_run) in printed
@@ -93,14 +93,14 @@ def test_evaluate_refuses_an_input_the_model_cannot_take(finished_run, capsys):
 
 def test_finished_run_is_never_overwritten(finished_run, capsys):
     before = os.path.getmtime(finished_run / "model.keras")
-    with mock_band_images(96):
+    with mock_learnable(96):
         assert train.main(tiny_flags("cnn", finished_run, "--epochs", str(EPOCHS))) == 2
     assert "already holds a finished run" in capsys.readouterr().err
     assert os.path.getmtime(finished_run / "model.keras") == before
 
 
 def test_evaluate_on_another_split(finished_run):
-    with mock_band_images(96):
+    with mock_learnable(96):
         assert evaluate.main([str(finished_run), "--split", "train[:10%]"]) == 0
     metrics = json.loads((finished_run / "eval" / "metrics.json").read_text())
     assert metrics["split"] == "train[:10%]" and 0.0 <= metrics["accuracy"] <= 1.0

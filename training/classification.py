@@ -19,7 +19,8 @@ MISTAKE_POOL = 2000  # mistakes for the grid are looked for among this many test
 def predict_labels(model, batches, keep_inputs: int = 0):
     """Runs the model over `(inputs, labels)` batches.
 
-    Returns `(labels, predicted labels, confidences, the first keep_inputs inputs)` as NumPy."""
+    Returns `(labels, predicted labels, confidences)` as NumPy arrays and a list of the first
+    `keep_inputs` inputs (one array each: images, texts or audio clips)."""
     labels, predictions, confidences, kept = [], [], [], []
     # A direct call, not predict_on_batch: under MirroredStrategy that one returns an output per
     # replica for a plain tensor. Compiled, because an eager call runs an LSTM step by step
@@ -30,10 +31,9 @@ def predict_labels(model, batches, keep_inputs: int = 0):
         predictions.append(np.argmax(probabilities, axis=-1))
         confidences.append(np.max(probabilities, axis=-1))
         labels.append(np.asarray(targets))
-        if sum(len(batch) for batch in kept) < keep_inputs:
-            kept.append(np.asarray(inputs))
-    kept_inputs = np.concatenate(kept)[:keep_inputs] if kept else None
-    return np.concatenate(labels), np.concatenate(predictions), np.concatenate(confidences), kept_inputs
+        if len(kept) < keep_inputs:
+            kept.extend(np.asarray(inputs)[: keep_inputs - len(kept)])
+    return np.concatenate(labels), np.concatenate(predictions), np.concatenate(confidences), kept
 
 
 class ConfusionMatrixImage(keras.callbacks.Callback):
@@ -92,6 +92,7 @@ def summarize(labels, predictions, class_names, out_dir: str) -> tuple[dict, dic
 def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     """The summary above plus examples.png: a grid of test images, mistakes first."""
     labels, predictions, _, images = predict_labels(model, batches, keep_inputs=MISTAKE_POOL)
+    images = np.stack(images)  # (examples, height, width, channels)
     files, metrics = summarize(labels, predictions, data_info.class_names, out_dir)
     # Show mistakes first: they teach more than the easy cases.
     wrong = np.flatnonzero(labels[: len(images)] != predictions[: len(images)])

@@ -104,3 +104,26 @@ def attention_figure(words, weights, total_words=None):
     axes.set_xticklabels(words, rotation=90, fontsize=8)
     axes.set_yticklabels(words, fontsize=8)
     return figure
+
+
+def audio_clips_figure(waveforms, spectrograms, sample_rate: int, step_seconds: float, titles, mistakes=None):
+    """One column per clip: its waveform above its log-mel spectrogram (time runs left to right,
+    low pitch at the bottom). Titles of `mistakes` (booleans) are red."""
+    mistakes = [False] * len(titles) if mistakes is None else mistakes
+    columns = len(titles)
+    figure, grid = plt.subplots(2, columns, figsize=(2.6 * columns, 4.6), squeeze=False)
+    for column, (waveform, spectrogram, title, wrong) in enumerate(zip(waveforms, spectrograms, titles, mistakes)):
+        time = np.arange(len(waveform)) / sample_rate
+        grid[0, column].plot(time, waveform, linewidth=0.5)
+        grid[0, column].set(ylim=(-1, 1), xlabel="seconds")
+        grid[0, column].set_title(title, color="red" if wrong else "black", fontsize=9)
+        spectrogram = np.asarray(spectrogram)  # (frames, mel bands), natural log of power
+        # Colours span the 80 dB (a factor of 10^8 in power) below the loudest point, as is usual.
+        grid[1, column].imshow(spectrogram.T, origin="lower", aspect="auto", cmap="magma",
+                               vmin=spectrogram.max() - np.log(1e8), vmax=spectrogram.max(),
+                               extent=(0, len(spectrogram) * step_seconds, 0, spectrogram.shape[1]))
+        grid[1, column].set(xlabel="seconds")
+    grid[0, 0].set_ylabel("waveform")
+    grid[1, 0].set_ylabel("mel band")
+    figure.tight_layout()
+    return figure

@@ -83,3 +83,43 @@ def describe_text_classification(dataset_name: str, info) -> TextClassificationD
 def text_classification_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
     """The raw review string stays a string: the model itself turns it into tokens."""
     return example["text"], example["label"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioClassificationData:
+    """What an audio classifier needs to know about its dataset."""
+
+    dataset: str
+    sample_rate: int  # samples per second of every clip
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+def describe_audio_classification(dataset_name: str, info) -> AudioClassificationData:
+    """Reads the sample rate and classes from `info.features`, or says why the dataset does not fit."""
+    audio, label = _features_or_refuse(
+        dataset_name, info, {"audio": tfds.features.Audio, "label": tfds.features.ClassLabel},
+        task="an audio-classification", suggestions="spoken_digit or speech_commands",
+    )
+    if audio.shape != (None,) or not audio.sample_rate:
+        raise UsageError(
+            f"{dataset_name} has audio of shape {audio.shape} at sample rate {audio.sample_rate}; this "
+            f"model needs mono clips (shape (None,)) with a known sample rate, such as spoken_digit's."
+        )
+    return AudioClassificationData(
+        dataset=dataset_name, sample_rate=int(audio.sample_rate),
+        num_classes=label.num_classes, class_names=tuple(label.names),
+    )
+
+
+def audio_classification_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    """Integer samples (TFDS decodes WAV as 16-bit PCM) -> float32 waveform in [-1, 1], any length.
+
+    Clips keep their own length here; batches pad them with zeros (silence), and the model's
+    first layer pads or crops every clip to one fixed duration."""
+    audio = example["audio"]
+    if audio.dtype.is_integer:
+        waveform = tf.cast(audio, tf.float32) / 32768.0
+    else:
+        waveform = tf.cast(audio, tf.float32)
+    return waveform, example["label"]

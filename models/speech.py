@@ -5,12 +5,14 @@ A spoken word is a sequence of sounds. The model turns the raw waveform into a s
 two stacked bidirectional LSTMs read the frames in both directions; their final states say
 which word was spoken.
 
-    python train.py --model speech            # spoken digits 0-9, 8 kHz; RESULT
+    python train.py --model speech            # spoken digits 0-9, 8 kHz: 98.1% test accuracy*, 2.2 min
     python evaluate.py RUN_DIR --audio my_digit.wav
 
 The default data, TFDS spoken_digit (Free Spoken Digit Dataset: 2,500 clips, 5 speakers), is
 split as published: takes 0-4 of each digit and speaker are the test set (see
 training/input_pipeline.py). `--dataset speech_commands` (12 classes, 16 kHz) runs unchanged.
+
+(* mean over seeds 0, 1 and 2: 96.8%, 99.6%, 98.0%; 250 test clips, 2-core CPU.)
 """
 
 import keras

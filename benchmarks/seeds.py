@@ -1,0 +1,59 @@
+"""Accuracy and training time of a model's defaults over several seeds, through the real train.py.
+
+    TFDS_DATA_DIR=../shared/tfds python benchmarks/seeds.py --model speech --seeds 0 1 2
+
+One run can be lucky: on spoken_digit's 250 test clips, one clip is 0.4 points. Each seed
+trains in its own process (`train.py --seed S`, into runs/benchmark-<model>-seed<S>) and is
+timed from start to finish, data loading included; the table gives each seed and the mean.
+Extra flags after `--` go to every train.py call (e.g. `-- --set band_dropout_rate=0.2`).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go")
+    parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
+    args = parser.parse_args()
+    extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
+
+    rows = []
+    for seed in args.seeds:
+        run_dir = os.path.join(args.runs, f"benchmark-{args.model}-seed{seed}")
+        shutil.rmtree(run_dir, ignore_errors=True)  # a benchmark measures a whole run, never a resume
+        command = [sys.executable, os.path.join(ROOT, "train.py"), "--model", args.model,
+                   "--seed", str(seed), "--run-dir", run_dir, *extra]
+        print(f"seed {seed}: {' '.join(command[1:])}", flush=True)
+        start = time.perf_counter()
+        finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        if finished.returncode != 0:
+            print(f"seed {seed} failed (exit {finished.returncode}); rerun its command to see why.")
+            return finished.returncode
+        with open(os.path.join(run_dir, "metrics.json")) as file:
+            rows.append((seed, json.load(file)["accuracy"], seconds))
+
+    print(f"\n| {args.model} seed | test accuracy | wall time |\n| --- | --- | --- |")
+    for seed, accuracy, seconds in rows:
+        print(f"| {seed} | {accuracy:.2%} | {seconds / 60:.1f} min |")
+    accuracies = [accuracy for _, accuracy, _ in rows]
+    spread = f" ± {statistics.stdev(accuracies):.2%}" if len(rows) > 1 else ""
+    print(f"| mean | {statistics.mean(accuracies):.2%}{spread} | "
+          f"{statistics.mean(seconds for _, _, seconds in rows) / 60:.1f} min |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,10 +27,12 @@ def run_train(argv, capsys, mocked=True):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, mlp, rnn, speech, transformer"),
+        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, gan, mlp, rnn, speech, transformer, vae"),
         (["--model", "cnn", "--dataset", "imdb_reviews"], "needs an image-classification dataset"),
         (["--model", "rnn", "--dataset", "mnist"], "needs a text-classification dataset with a 'text'"),
         (["--model", "speech", "--dataset", "imdb_reviews"], "needs an audio-classification dataset"),
+        (["--model", "vae", "--dataset", "imdb_reviews"], "needs an image dataset"),
+        (["--model", "gan", "--dataset", "omniglot"], "need a fixed size divisible by 4"),
         (["--model", "transformer", "--set", "num_heads=3"], "embedding_dim must be a multiple of num_heads"),
         (["--model", "cnn", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
         (["--model", "mlp", "--set", "depth=3"], "mlp has no hyperparameter 'depth'"),

@@ -20,21 +20,25 @@ EXAMPLES = 4096  # 512 steps an epoch: long enough to kill a run between two epo
 
 
 @pytest.fixture(scope="module")
-def uninterrupted_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("runs") / "uninterrupted"
-    run_training(tiny_flags("mlp", run_dir, *FLAGS), examples=EXAMPLES)
-    return run_dir
+def uninterrupted_runs(tmp_path_factory):
+    """{model: finished run}; the GAN also has a second optimizer and its own noise generator."""
+    runs = {}
+    for model in ("mlp", "gan"):
+        runs[model] = tmp_path_factory.mktemp("runs") / f"uninterrupted-{model}"
+        run_training(tiny_flags(model, runs[model], *FLAGS), examples=EXAMPLES)
+    return runs
 
 
-def test_same_seed_gives_identical_weights_in_two_processes(uninterrupted_run, tmp_path):
+def test_same_seed_gives_identical_weights_in_two_processes(uninterrupted_runs, tmp_path):
     run_training(tiny_flags("mlp", tmp_path / "again", *FLAGS), examples=EXAMPLES)
-    for first, second in zip(model_weights(uninterrupted_run), model_weights(tmp_path / "again")):
+    for first, second in zip(model_weights(uninterrupted_runs["mlp"]), model_weights(tmp_path / "again")):
         np.testing.assert_array_equal(first, second)
 
 
-def test_resume_after_sigkill_ends_with_identical_weights(uninterrupted_run, tmp_path):
+@pytest.mark.parametrize("model", ["mlp", "gan"])
+def test_resume_after_sigkill_ends_with_identical_weights(model, uninterrupted_runs, tmp_path):
     run_dir = tmp_path / "killed"
-    flags = tiny_flags("mlp", run_dir, *FLAGS)
+    flags = tiny_flags(model, run_dir, *FLAGS)
     process = start_training(flags, examples=EXAMPLES)
     deadline = time.monotonic() + 180
     while finished_epochs(run_dir / "backup") < 1:  # wait for the first epoch's backup
@@ -51,7 +55,7 @@ def test_resume_after_sigkill_ends_with_identical_weights(uninterrupted_run, tmp
     with open(run_dir / "history.csv") as file:
         assert [int(row["epoch"]) for row in csv.DictReader(file)] == list(range(EPOCHS))
     assert not (run_dir / "backup").exists()
-    for resumed, uninterrupted in zip(model_weights(run_dir), model_weights(uninterrupted_run)):
+    for resumed, uninterrupted in zip(model_weights(run_dir), model_weights(uninterrupted_runs[model])):
         np.testing.assert_array_equal(resumed, uninterrupted)
 
 

@@ -36,8 +36,11 @@ class Backup(keras.callbacks.Callback):
 
     def restore(self, model: keras.Model) -> None:
         """Attaches to a compiled model with a built optimizer and restores the last backup."""
+        # Every optimizer the model holds: a GAN keeps a second one for its generator.
+        optimizers = [model.optimizer] + [value for value in vars(model).values()
+                                          if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer]
         checkpoint = tf.train.Checkpoint(
-            model=list(model.variables), optimizer=list(model.optimizer.variables)
+            model=list(model.variables), optimizer=[variable for optimizer in optimizers for variable in optimizer.variables]
         )
         self._manager = tf.train.CheckpointManager(checkpoint, self.backup_dir, max_to_keep=1)
         if self._manager.latest_checkpoint:

@@ -127,3 +127,17 @@ def audio_clips_figure(waveforms, spectrograms, sample_rate: int, step_seconds: 
     grid[1, 0].set_ylabel("mel band")
     figure.tight_layout()
     return figure
+
+
+def image_grid_figure(images, title: str, columns: int = 8):
+    """Images in rows of `columns`, no gaps, no labels: samples, reconstructions, interpolations."""
+    images = np.clip(np.asarray(images), 0, 1)
+    rows = -(-len(images) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(0.9 * columns, 0.9 * rows + 0.4), squeeze=False)
+    for axes in grid.flat:
+        axes.axis("off")
+    for axes, image in zip(grid.flat, images):
+        axes.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+    figure.suptitle(title)
+    figure.subplots_adjust(wspace=0.03, hspace=0.03)
+    return figure

@@ -123,3 +123,29 @@ def audio_classification_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
     else:
         waveform = tf.cast(audio, tf.float32)
     return waveform, example["label"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageGenerationData:
+    """What a generative image model needs to know about its dataset (labels are not used)."""
+
+    dataset: str
+    input_shape: tuple[int, int, int]  # (height, width, channels)
+
+
+def describe_image_generation(dataset_name: str, info) -> ImageGenerationData:
+    """Reads the image shape from `info.features`, or says why the dataset does not fit."""
+    (image,) = _features_or_refuse(dataset_name, info, {"image": tfds.features.Image},
+                                   task="an image", suggestions="mnist or fashion_mnist")
+    height, width, channels = image.shape
+    if height is None or width is None or height % 4 or width % 4:
+        raise UsageError(
+            f"{dataset_name} has images of size {height}x{width}; the generative models upsample "
+            f"twice by 2, so they need a fixed size divisible by 4, such as mnist's 28x28 or cifar10's 32x32."
+        )
+    return ImageGenerationData(dataset=dataset_name, input_shape=(height, width, channels))
+
+
+def image_only_example(example: dict) -> tuple[tf.Tensor]:
+    """uint8 image -> float32 in [0, 1], alone: a generative model learns the images, not labels."""
+    return (tf.cast(example["image"], tf.float32) / 255.0,)

@@ -1,0 +1,138 @@
+"""What the generative models (GAN, VAE) share: correct losses under tf.distribute, random
+draws that do not depend on the number of replicas, samples in TensorBoard, and a Frechet
+distance to compare the models with one number.
+
+A generative model here is a `keras.Model` with its own `train_step` and two more things:
+`latent_dim` and `generate(noise) -> images in [0, 1]`.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import scipy.linalg
+import tensorflow as tf
+
+from training import figures
+from training.config import RunConfig
+
+GRID_SAMPLES = 64  # an 8x8 grid
+SAMPLES_SEED = 1234  # the fixed noise behind the samples in TensorBoard and eval/
+
+
+def global_batch_mean(per_example: tf.Tensor) -> tf.Tensor:
+    """The mean over the *global* batch of a per-example loss, from inside one replica.
+
+    Under a tf.distribute strategy each replica sees batch / replicas examples, and the
+    replicas' gradients are summed. Dividing this replica's sum by the global batch size makes
+    that sum the gradient of the global mean; a plain per-replica mean would make gradients
+    `replicas` times too large. With one replica both are the same."""
+    return tf.nn.compute_average_loss(per_example)
+
+
+def replica_normal(seed_generator, shape) -> tf.Tensor:
+    """Standard normal noise of `shape` (batch first) for this replica's part of the batch.
+
+    Every replica draws the noise of the whole global batch from the same generator state and
+    keeps its own rows (MirroredStrategy hands replica i the i-th slice of each batch), so a
+    step draws the same numbers on one device and on several."""
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context else 1
+    replica = context.replica_id_in_sync_group if context else 0
+    global_shape = tf.concat([[shape[0] * replicas], shape[1:]], axis=0)
+    noise = keras.random.normal(global_shape, seed=seed_generator)
+    return noise[replica * shape[0]:(replica + 1) * shape[0]]
+
+
+def fixed_noise(count: int, latent_dim: int, seed: int = SAMPLES_SEED) -> np.ndarray:
+    """The same latent vectors every epoch, so samples show the model changing, not the noise."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """After every epoch, images generated from one fixed noise vector, in TensorBoard's Images tab."""
+
+    def __init__(self, log_dir: str, count: int = GRID_SAMPLES):
+        super().__init__()
+        self.log_dir = log_dir
+        self.count = count
+
+    def on_epoch_end(self, epoch, logs=None):
+        images = np.asarray(self.model.generate(fixed_noise(self.count, self.model.latent_dim)))
+        writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
+        with writer.as_default():
+            tf.summary.image("samples", figures.to_image_tensor(figures.image_grid_figure(
+                images, f"Samples after epoch {epoch + 1}")), step=epoch + 1)
+        writer.close()
+
+
+def callbacks(data_info, validation, log_dir: str) -> list:
+    return [SampleGrid(log_dir)]
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two sets of feature vectors (rows):
+    |mean_a - mean_b|^2 + trace(cov_a + cov_b - 2 (cov_a cov_b)^(1/2)). 0 for identical sets."""
+    mean_a, mean_b = features_a.mean(axis=0), features_b.mean(axis=0)
+    # A feature that never fires (a dead ReLU) makes a covariance singular; adding 1e-6 to
+    # every variance keeps the matrix square root stable and the distance all but unchanged.
+    ridge = 1e-6 * np.eye(features_a.shape[1])
+    cov_a, cov_b = np.cov(features_a, rowvar=False) + ridge, np.cov(features_b, rowvar=False) + ridge
+    root = scipy.linalg.sqrtm(cov_a @ cov_b)
+    root = root.real  # rounding can leave tiny imaginary parts
+    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
+
+
+FRECHET_EXAMPLES = 2000  # real test images and generated images compared
+FEATURE_EPOCHS = 3
+
+
+def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.Model, str]:
+    """The input of a classifier's output layer, as a feature extractor, and its run directory.
+
+    The classifier is the project's own `classifier_spec` model trained on the same dataset for
+    FEATURE_EPOCHS epochs, once, into runs/frechet-features-<dataset> beside `run_dir`; every
+    generative run in that folder is measured with the same network, so their distances compare."""
+    from training import keras_loop  # here, not at the top: keras_loop does not need this module
+
+    with open(os.path.join(run_dir, keras_loop.CONFIG_FILE)) as file:
+        data_dir = json.load(file)["data_dir"]
+    classifier_dir = os.path.join(os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}")
+    if not os.path.exists(os.path.join(classifier_dir, keras_loop.MODEL_FILE)):
+        print(f"Training {classifier_spec.name} on {dataset} once for Frechet-distance features ({classifier_dir})...")
+        keras_loop.train(RunConfig(
+            model=classifier_spec.name, dataset=dataset, run_dir=classifier_dir,
+            hyperparameters=dict(classifier_spec.hyperparameters), epochs=FEATURE_EPOCHS,
+            batch_size=classifier_spec.batch_size, learning_rate=classifier_spec.learning_rate, data_dir=data_dir,
+        ), classifier_spec)
+    classifier = keras_loop.load_model(classifier_dir)
+    output_layer = classifier.layers[-1]
+    return keras.Model(classifier.inputs, output_layer.input), classifier_dir
+
+
+def frechet_report(model, batches, data_info, out_dir: str, classifier_spec) -> tuple[dict, dict]:
+    """samples.png (64 images from fixed noise) and the Frechet distance between FRECHET_EXAMPLES
+    generated and real test images in the feature space of the project's own classifier."""
+    files = {"samples": figures.save_png(
+        figures.image_grid_figure(model.generate(fixed_noise(GRID_SAMPLES, model.latent_dim)), "Samples"),
+        os.path.join(out_dir, "samples.png"))}
+    real = first_images(batches, FRECHET_EXAMPLES)
+    generated = np.concatenate([np.asarray(model.generate(noise)) for noise in np.array_split(
+        fixed_noise(len(real), model.latent_dim, seed=SAMPLES_SEED + 1), max(1, len(real) // 256))])
+    features, classifier_dir = feature_network(classifier_spec, os.path.dirname(out_dir), data_info.dataset)
+    distance = frechet_distance(np.asarray(features.predict(generated, verbose=0), np.float64),
+                                np.asarray(features.predict(real, verbose=0), np.float64))
+    print(f"Frechet distance {distance:.2f} between {len(real)} generated and {len(real)} real test images, "
+          f"in the features of {classifier_spec.name} ({classifier_dir}); not the Inception-based FID.")
+    return files, {"frechet_distance": distance, "frechet_examples": len(real)}
+
+
+def first_images(batches, count: int) -> np.ndarray:
+    """The first `count` images of `(images,)` batches."""
+    kept = []
+    for (images,) in batches:
+        kept.append(np.asarray(images))
+        if sum(map(len, kept)) >= count:
+            break
+    return np.concatenate(kept)[:count]

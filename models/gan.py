@@ -5,10 +5,13 @@ generated ones. Each step, the discriminator learns to say "real" to real images
 to generated ones, then the generator learns to make the discriminator say "real". Neither sees
 a target image: the generator learns what digits look like only through the discriminator.
 
-    python train.py --model gan                 # MNIST digits; RESULT
+    python train.py --model gan                 # MNIST digits; Frechet distance 25.3*, 8.5 min
     python evaluate.py RUN_DIR                  # samples, a latent interpolation, Frechet distance
 
 Watch the samples from one fixed noise vector sharpen epoch by epoch in TensorBoard (Images).
+
+(* 18,000 MNIST training images, 2-core CPU; the distance is measured in the features of the
+project's own CNN, not Inception's: real images score 0.43, the VAE 41.8. See the README.)
 """
 
 import keras
@@ -37,19 +40,18 @@ def generator_loss(fake_logits):
 
 
 @keras.saving.register_keras_serializable(package="gan")
-class GAN(keras.Model):
+class GAN(generative.GenerativeModel):
     """Generator + discriminator, trained with `fit()` through their own train_step.
 
     `compile` takes the driver's one optimizer for the discriminator and a fresh copy of it
     (same class, settings and schedule) for the generator."""
 
     def __init__(self, generator, discriminator, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("discriminator_loss", "generator_loss"), **kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.trackers = [keras.metrics.Mean(name) for name in ("discriminator_loss", "generator_loss")]
 
     @property
     def latent_dim(self) -> int:
@@ -63,12 +65,6 @@ class GAN(keras.Model):
         super().compile(optimizer=optimizer.__class__.from_config(settings), **kwargs)  # the discriminator's
         self.generator_optimizer = optimizer.__class__.from_config(settings)
         self.generator_optimizer.build(self.generator.trainable_variables)
-
-    def compile_from_config(self, config):
-        """Called by `load_model`: compile again with the saved optimizer's settings, built as the
-        driver builds it (over all trainable variables), so its saved state loads into it."""
-        self.compile(optimizer=keras.optimizers.deserialize(config["optimizer"]))
-        self.optimizer.build(self.trainable_variables)
 
     def call(self, images, training=False):
         """Images -> (batch, 1) logits, how real each looks: what `fit` feeds in is images."""
@@ -97,23 +93,14 @@ class GAN(keras.Model):
             loss = self.generator_optimizer.scale_loss(generative.global_batch_mean(fooled))
         variables = self.generator.trainable_variables
         self.generator_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return self._track(per_example, fooled)
+        return self.track(per_example, fooled)
 
     def test_step(self, data):
         real_images = data[0]
         noise = generative.replica_normal(self.seed_generator, tf.stack([tf.shape(real_images)[0], self.latent_dim]))
         fake_logits = self.discriminator(self.generator(noise))
-        return self._track(discriminator_loss(self.discriminator(real_images), fake_logits),
-                           generator_loss(fake_logits))
-
-    def _track(self, discriminator_losses, generator_losses):
-        for tracker, values in zip(self.trackers, (discriminator_losses, generator_losses)):
-            tracker.update_state(values)
-        return {tracker.name: tracker.result() for tracker in self.trackers}
-
-    @property
-    def metrics(self):
-        return self.trackers
+        return self.track(discriminator_loss(self.discriminator(real_images), fake_logits),
+                          generator_loss(fake_logits))
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed,

@@ -9,12 +9,15 @@ Training maximises the evidence lower bound (ELBO), i.e. minimises
 The KL term keeps the latent space smooth and centred, so decoding *any* point drawn from
 N(0, I) gives a plausible new image: the VAE is a generative model.
 
-    python train.py --model vae                        # MNIST digits; RESULT
+    python train.py --model vae                        # MNIST digits; 105.5 nats per image*, 2.7 min
     python train.py --model vae --set latent_dim=2     # a 2-D latent space you can plot
     python evaluate.py RUN_DIR                         # negative ELBO, reconstructions, samples
 
 Pixel likelihood: each intensity in [0, 1] is the probability of a Bernoulli "ink" variable,
 so the reconstruction loss is the binary cross-entropy summed over pixels, in nats per image.
+
+(* test negative ELBO, 18,000 MNIST training images, 2-core CPU; the README compares its samples
+with the GAN's.)
 """
 
 import keras
@@ -62,15 +65,14 @@ class Sampling(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vae")
-class VAE(keras.Model):
+class VAE(generative.GenerativeModel):
     """Encoder + sampling + decoder, trained with `fit()` through its own train_step."""
 
     def __init__(self, encoder, decoder, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(("loss", "reconstruction_loss", "kl_loss"), **kwargs)
         self.encoder = encoder
         self.decoder = decoder
         self.sampling = Sampling(name="sampling")
-        self.trackers = [keras.metrics.Mean(name) for name in ("loss", "reconstruction_loss", "kl_loss")]
 
     @property
     def latent_dim(self) -> int:
@@ -99,19 +101,11 @@ class VAE(keras.Model):
             scaled = self.optimizer.scale_loss(loss)  # loss scaling under mixed precision
         gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
-        return self._track(reconstruction, kl)
+        return self.track(reconstruction + kl, reconstruction, kl)
 
     def test_step(self, data):
-        return self._track(*self.losses_per_image(data[0]))
-
-    def _track(self, reconstruction, kl):
-        for tracker, values in zip(self.trackers, (reconstruction + kl, reconstruction, kl)):
-            tracker.update_state(values)  # Mean over examples; Keras merges the replicas
-        return {tracker.name: tracker.result() for tracker in self.trackers}
-
-    @property
-    def metrics(self):
-        return self.trackers
+        reconstruction, kl = self.losses_per_image(data[0])
+        return self.track(reconstruction + kl, reconstruction, kl)
 
     def get_config(self):
         return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),

@@ -148,6 +148,7 @@ def test_saved_model_samples_the_same_in_a_fresh_process(model_name, generative_
     """For the GAN, the generator alone (model.generator) samples from the reloaded file."""
     path = generative_runs[model_name] / "model.keras"
     model = keras.saving.load_model(path)
+    assert int(model.optimizer.iterations) > 0  # compile_from_config: the optimizer's state reloads too
     noise = np.random.default_rng(0).standard_normal((3, model.latent_dim)).astype("float32")
     here = np.asarray(model.generate(noise))
     result = subprocess.run([sys.executable, "-c", SAMPLE, str(path)], cwd=ROOT, capture_output=True,

@@ -133,11 +133,12 @@ def image_grid_figure(images, title: str, columns: int = 8):
     """Images in rows of `columns`, no gaps, no labels: samples, reconstructions, interpolations."""
     images = np.clip(np.asarray(images), 0, 1)
     rows = -(-len(images) // columns)
-    figure, grid = plt.subplots(rows, columns, figsize=(0.9 * columns, 0.9 * rows + 0.4), squeeze=False)
+    height = 0.9 * rows + 0.4  # inches: the rows, and 0.4 for the title
+    figure, grid = plt.subplots(rows, columns, figsize=(0.9 * columns, height), squeeze=False)
     for axes in grid.flat:
         axes.axis("off")
     for axes, image in zip(grid.flat, images):
         axes.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
     figure.suptitle(title)
-    figure.subplots_adjust(wspace=0.03, hspace=0.03)
+    figure.subplots_adjust(wspace=0.03, hspace=0.03, top=1 - 0.4 / height, bottom=0.01, left=0.01, right=0.99)
     return figure

@@ -21,6 +21,34 @@ GRID_SAMPLES = 64  # an 8x8 grid
 SAMPLES_SEED = 1234  # the fixed noise behind the samples in TensorBoard and eval/
 
 
+class GenerativeModel(keras.Model):
+    """The base of the GAN and the VAE: losses tracked per example, and a clean reload.
+
+    Subclasses write `train_step` and `test_step`, which end with `return self.track(...)`, and
+    define `latent_dim` and `generate(noise)`."""
+
+    def __init__(self, loss_names, **kwargs):
+        super().__init__(**kwargs)
+        self.trackers = [keras.metrics.Mean(name) for name in loss_names]
+
+    def track(self, *per_example_losses) -> dict:
+        """Adds (batch,) losses, one per name, to running means (Keras merges the replicas'),
+        which the progress bar, history.csv and TensorBoard show."""
+        for tracker, values in zip(self.trackers, per_example_losses):
+            tracker.update_state(values)
+        return {tracker.name: tracker.result() for tracker in self.trackers}
+
+    @property
+    def metrics(self):
+        return self.trackers  # so Keras resets them at every epoch
+
+    def compile_from_config(self, config):
+        """Called by `load_model`: compile again with the saved optimizer's settings, built as the
+        driver builds it (over all trainable variables), so its saved state loads into it."""
+        self.compile(optimizer=keras.optimizers.deserialize(config["optimizer"]))
+        self.optimizer.build(self.trainable_variables)
+
+
 def global_batch_mean(per_example: tf.Tensor) -> tf.Tensor:
     """The mean over the *global* batch of a per-example loss, from inside one replica.
 

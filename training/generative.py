@@ -6,7 +6,6 @@ A generative model here is a `keras.Model` with its own `train_step` and two mor
 `latent_dim` and `generate(noise) -> images in [0, 1]`.
 """
 
-import json
 import os
 
 import keras
@@ -14,7 +13,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from training import figures
+from training import figures, keras_loop
 from training.config import RunConfig
 
 GRID_SAMPLES = 64  # an 8x8 grid
@@ -122,10 +121,7 @@ def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.
     The classifier is the project's own `classifier_spec` model trained on the same dataset for
     FEATURE_EPOCHS epochs, once, into runs/frechet-features-<dataset> beside `run_dir`; every
     generative run in that folder is measured with the same network, so their distances compare."""
-    from training import keras_loop  # here, not at the top: keras_loop does not need this module
-
-    with open(os.path.join(run_dir, keras_loop.CONFIG_FILE)) as file:
-        data_dir = json.load(file)["data_dir"]
+    data_dir = RunConfig.from_json_file(os.path.join(run_dir, keras_loop.CONFIG_FILE)).data_dir
     classifier_dir = os.path.join(os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}")
     if not os.path.exists(os.path.join(classifier_dir, keras_loop.MODEL_FILE)):
         print(f"Training {classifier_spec.name} on {dataset} once for Frechet-distance features ({classifier_dir})...")

@@ -15,7 +15,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import models  # noqa: E402  (registers every model, which loading model.keras needs)
-from training import keras_loop  # noqa: E402
+from training import keras_loop, runs  # noqa: E402
 from training.errors import UsageError  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     except SystemExit as exit_request:
         return exit_request.code
     try:
-        config = keras_loop.load_run_config(args.run_dir)
+        config = runs.load_run_config(args.run_dir)
         spec = models.get_spec(config.model)
         given = {flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None}
         if given:

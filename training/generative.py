@@ -13,7 +13,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from training import figures, keras_loop
+from training import figures, keras_loop, runs
 from training.config import RunConfig
 
 GRID_SAMPLES = 64  # an 8x8 grid
@@ -121,16 +121,16 @@ def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.
     The classifier is the project's own `classifier_spec` model trained on the same dataset for
     FEATURE_EPOCHS epochs, once, into runs/frechet-features-<dataset> beside `run_dir`; every
     generative run in that folder is measured with the same network, so their distances compare."""
-    data_dir = RunConfig.from_json_file(os.path.join(run_dir, keras_loop.CONFIG_FILE)).data_dir
+    data_dir = RunConfig.from_json_file(os.path.join(run_dir, runs.CONFIG_FILE)).data_dir
     classifier_dir = os.path.join(os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}")
-    if not os.path.exists(os.path.join(classifier_dir, keras_loop.MODEL_FILE)):
+    if not os.path.exists(os.path.join(classifier_dir, runs.MODEL_FILE)):
         print(f"Training {classifier_spec.name} on {dataset} once for Frechet-distance features ({classifier_dir})...")
         keras_loop.train(RunConfig(
             model=classifier_spec.name, dataset=dataset, run_dir=classifier_dir,
             hyperparameters=dict(classifier_spec.hyperparameters), epochs=FEATURE_EPOCHS,
             batch_size=classifier_spec.batch_size, learning_rate=classifier_spec.learning_rate, data_dir=data_dir,
         ), classifier_spec)
-    classifier = keras_loop.load_model(classifier_dir)
+    classifier = runs.load_model(classifier_dir)
     output_layer = classifier.layers[-1]
     return keras.Model(classifier.inputs, output_layer.input), classifier_dir
 

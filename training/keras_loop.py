@@ -14,12 +14,12 @@ import os
 import keras
 import tensorflow as tf
 
-from training import callbacks, distribution, figures, input_pipeline
+from training import callbacks, distribution, figures, input_pipeline, runs
 from training.config import RunConfig, versions
 from training.errors import UsageError
+from training.runs import CONFIG_FILE, MODEL_FILE
 
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
+EVALUATE_OPTIONS = ("split",)  # evaluate.py's flags that apply here
 
 
 def train(config: RunConfig, spec) -> dict:
@@ -38,7 +38,7 @@ def train(config: RunConfig, spec) -> dict:
     )
     data_info = spec.describe_data(config.dataset, info)
     _check_replicas_can_split(strategy, examples["train"], spec.preprocess)
-    _check_run_dir(config)
+    runs.check_run_dir(config)
     backup = callbacks.Backup(os.path.join(config.run_dir, "backup"))
     initial_epoch = backup.finished_epochs()  # > 0: resume, and skip the data already trained on
 
@@ -92,16 +92,16 @@ def train(config: RunConfig, spec) -> dict:
         ) from None
 
     metrics = _as_floats(model.evaluate(test, return_dict=True, verbose=0))
-    _write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
-    _save_model(model, os.path.join(config.run_dir, MODEL_FILE))  # last: its presence means "finished"
+    runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
+    runs.save_model(model, os.path.join(config.run_dir, MODEL_FILE))  # last: its presence means "finished"
     backup.remove()
-    _print_summary("Test", metrics, config.run_dir)
+    runs.print_summary("Test", metrics, config.run_dir)
     return metrics
 
 
 def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
     """Evaluates a finished run on `split` (default: its test split) and writes RUN_DIR/eval."""
-    model = load_model(config.run_dir)
+    model = runs.load_model(config.run_dir)
     examples, info, splits = input_pipeline.load(config.dataset, config.data_dir, test=split or config.test_split)
     data_info = spec.describe_data(config.dataset, info)
     batches = input_pipeline.evaluation_batches(examples["test"], spec.preprocess, config.batch_size)
@@ -117,8 +117,8 @@ def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
             figures.training_curves_figure(figures.read_history(history_path)),
             os.path.join(out_dir, "training_curves.png"),
         )
-    _write_json(os.path.join(out_dir, "metrics.json"), {"split": splits.test, **metrics})
-    _print_summary(f"Split {splits.test}", metrics, config.run_dir)
+    runs.write_json(os.path.join(out_dir, "metrics.json"), {"split": splits.test, **metrics})
+    runs.print_summary(f"Split {splits.test}", metrics, config.run_dir)
     for name, path in files.items():
         print(f"  {name}: {path}")
     return metrics
@@ -128,51 +128,7 @@ def predict_one(config: RunConfig, spec, value: str) -> str:
     """`evaluate.py RUN_DIR --text "..."` and the like: the model's answer for one raw input."""
     with open(os.path.join(config.run_dir, CONFIG_FILE)) as file:
         data = json.load(file)["data"]  # the data description saved at training time
-    return spec.command_line_input.predict(load_model(config.run_dir), data, value)
-
-
-def load_run_config(run_dir: str) -> RunConfig:
-    """The config of a finished run, or a UsageError saying what is wrong with `run_dir`."""
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isdir(run_dir):
-        raise UsageError(f"no run directory at {run_dir}; runs live under runs/ (see `ls runs`).")
-    if not os.path.exists(config_path):
-        raise UsageError(f"{run_dir} has no {CONFIG_FILE}: it is not a run directory made by train.py.")
-    try:
-        config = RunConfig.from_json_file(config_path)
-    except (ValueError, TypeError) as error:
-        raise UsageError(f"{config_path} is corrupted ({error}); train again into a new --run-dir.") from None
-    if not os.path.exists(os.path.join(run_dir, MODEL_FILE)):
-        raise UsageError(
-            f"{run_dir} holds an unfinished run (no {MODEL_FILE}). Finish it by running the "
-            f"same command again: python train.py --model {config.model} --run-dir {run_dir}"
-        )
-    return config
-
-
-def load_model(run_dir: str) -> keras.Model:
-    path = os.path.join(run_dir, MODEL_FILE)
-    try:
-        return keras.saving.load_model(path)
-    except Exception as error:  # Keras raises many types for a damaged zip/h5 file
-        raise UsageError(f"cannot load {path} ({type(error).__name__}: {error}); it is damaged. "
-                         "Train again into a new --run-dir.") from None
-
-
-def _check_run_dir(config: RunConfig) -> None:
-    """A finished run is never overwritten; an unfinished one resumes under the same config."""
-    config_path = os.path.join(config.run_dir, CONFIG_FILE)
-    if os.path.exists(os.path.join(config.run_dir, MODEL_FILE)):
-        raise UsageError(f"{config.run_dir} already holds a finished run; pick a new --run-dir "
-                         f"(or leave it out for a fresh timestamped one), or delete that folder.")
-    if os.path.exists(config_path):
-        differences = config.training_differences(RunConfig.from_json_file(config_path))
-        if differences:
-            raise UsageError(f"{config.run_dir} holds an unfinished run started with different "
-                             f"{', '.join(differences)}; resume it with the same flags, or pick "
-                             f"a new --run-dir.")
-    elif os.path.isdir(config.run_dir) and os.listdir(config.run_dir):
-        raise UsageError(f"{config.run_dir} is not empty and is not a run directory; pick a new --run-dir.")
+    return spec.command_line_input.predict(runs.load_model(config.run_dir), data, value)
 
 
 def _check_replicas_can_split(strategy, examples, preprocess) -> None:
@@ -194,23 +150,5 @@ def _build(spec, data_info, hyperparameters) -> keras.Model:
         raise UsageError(f"cannot build {spec.name} with {hyperparameters}: {error}") from None
 
 
-def _save_model(model, path: str) -> None:
-    """Writes to a temporary name, then renames: model.keras is never half-written."""
-    temporary = path.replace(".keras", ".partial.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
-
-
 def _as_floats(metrics: dict) -> dict:
     return {name: float(value) for name, value in metrics.items()}
-
-
-def _write_json(path: str, content: dict) -> None:
-    with open(path, "w") as file:
-        json.dump(content, file, indent=2)
-
-
-def _print_summary(title: str, metrics: dict, run_dir: str) -> None:
-    print(f"{title} metrics: " + ", ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
-    print(f"Run directory: {run_dir}")
-    print(f"Watch it in TensorBoard: tensorboard --logdir {os.path.dirname(os.path.normpath(run_dir)) or '.'}")

@@ -2,6 +2,7 @@
 
 Reloads RUN_DIR/model.keras and config.json, prints the metrics on the test split (or --split)
 and writes RUN_DIR/eval/metrics.json plus PNG figures. Bad input exits with code 2.
+An agent's run is evaluated in its environment instead: N greedy episodes (--episodes).
 
 Models that take a raw input on the command line answer for it instead, e.g.
 python evaluate.py runs/rnn-imdb_reviews-20261124-101500 --text "a wonderful, moving film"
@@ -15,7 +16,8 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import models  # noqa: E402  (registers every model, which loading model.keras needs)
-from training import keras_loop, runs  # noqa: E402
+from train import positive_int  # noqa: E402
+from training import runs  # noqa: E402
 from training.errors import UsageError  # noqa: E402
 
 
@@ -23,6 +25,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a run directory written by train.py")
     parser.add_argument("--split", help="TFDS split string to evaluate on (default: the run's test split)")
+    parser.add_argument("--episodes", type=positive_int, help="agents: greedy episodes to run (default: 100)")
     # One flag per kind of raw input some model declares (--text, ...), gathered from the registry.
     inputs = {spec.command_line_input.flag: spec.command_line_input
               for spec in map(models.get_spec, models.names()) if spec.command_line_input}
@@ -37,9 +40,9 @@ def main(argv=None) -> int:
         spec = models.get_spec(config.model)
         given = {flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None}
         if given:
-            print(keras_loop.predict_one(config, spec, _the_one_input(spec, given)))
+            print(spec.loop.predict_one(config, spec, _the_one_input(spec, given)))
         else:
-            keras_loop.evaluate(config, spec, args.split)
+            spec.loop.evaluate(config, spec, **_options_for(spec, {"split": args.split, "episodes": args.episodes}))
     except UsageError as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
@@ -48,6 +51,16 @@ def main(argv=None) -> int:
 
 def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")  # where argparse stores "--some-flag"
+
+
+def _options_for(spec, options: dict) -> dict:
+    """The evaluation options given on the command line, if this model's loop takes them."""
+    given = {name: value for name, value in options.items() if value is not None}
+    refused = sorted(set(given) - set(spec.loop.EVALUATE_OPTIONS))
+    if refused:
+        takes = " or ".join(f"--{name}" for name in spec.loop.EVALUATE_OPTIONS)
+        raise UsageError(f"{spec.name} does not take --{refused[0]}; it takes {takes}.")
+    return given
 
 
 def _the_one_input(spec, given: dict) -> str:

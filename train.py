@@ -1,7 +1,9 @@
 """Trains any registered model: python train.py --model cnn  (see --help and --list).
 
-Flags become a RunConfig (training/config.py); the model's spec says what to train and the
-Keras loop (training/keras_loop.py) trains it. Bad input exits with code 2 and a message.
+Flags become a RunConfig (training/config.py); the model's spec says what to train and which
+loop trains it: training/keras_loop.py for models that learn from a dataset,
+training/agent_loop.py for agents that learn in an environment. Bad input exits with code 2
+and a message.
 """
 
 import argparse
@@ -11,8 +13,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter quiet
 
 import models  # noqa: E402  (registers every model)
-from training import distribution, keras_loop  # noqa: E402
-from training.config import RunConfig, apply_overrides, default_run_dir  # noqa: E402
+from training import distribution  # noqa: E402
 from training.errors import UsageError  # noqa: E402
 
 
@@ -36,9 +37,11 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list the models and their default data, then exit")
     parser.add_argument("--dataset", help="TFDS dataset name (default: the model's own, e.g. mnist)")
     parser.add_argument("--epochs", type=positive_int, help="passes over the training split (default: the model's)")
-    parser.add_argument("--batch-size", type=positive_int, help="global batch size, split across replicas")
-    parser.add_argument("--learning-rate", type=positive_float, help="peak learning rate of the cosine schedule")
+    parser.add_argument("--batch-size", type=positive_int, help="global batch size, split across replicas (agents: transitions per update)")
+    parser.add_argument("--learning-rate", type=positive_float, help="peak learning rate of the cosine schedule (agents: of Adam)")
     parser.add_argument("--steps-per-epoch", type=positive_int, help="batches per epoch (default: one pass over the data)")
+    parser.add_argument("--env", help="agents: gymnasium environment id with discrete actions (default: CartPole-v1)")
+    parser.add_argument("--env-steps", type=positive_int, help="agents: environment steps to train for (default: the agent's)")
     parser.add_argument("--run-dir", help="where outputs go (default: runs/<model>-<dataset>-<time>); "
                                           "an unfinished run there is resumed")
     parser.add_argument("--data-dir", help="TFDS data folder (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
@@ -59,30 +62,7 @@ def make_parser() -> argparse.ArgumentParser:
 def list_models() -> None:
     for name in models.names():
         spec = models.get_spec(name)
-        print(f"{name:16} {spec.dataset:14} {spec.description}")
-
-
-def make_config(args) -> RunConfig:
-    spec = models.get_spec(args.model)
-    dataset = args.dataset or spec.dataset
-    return RunConfig(
-        model=spec.name,
-        dataset=dataset,
-        run_dir=args.run_dir or default_run_dir(spec.name, dataset),
-        hyperparameters=apply_overrides(spec.hyperparameters, args.set, spec.name),
-        epochs=args.epochs or spec.epochs,
-        batch_size=args.batch_size or spec.batch_size,
-        learning_rate=args.learning_rate or spec.learning_rate,
-        data_dir=args.data_dir,
-        train_split=args.train_split,
-        val_split=args.val_split,
-        test_split=args.test_split,
-        steps_per_epoch=args.steps_per_epoch,
-        strategy=args.strategy,
-        mixed_precision=args.mixed_precision,
-        seed=args.seed,
-        deterministic=args.deterministic,
-    )
+        print(f"{name:16} {spec.default_data:14} {spec.description}")
 
 
 def main(argv=None) -> int:
@@ -99,8 +79,8 @@ def main(argv=None) -> int:
         print("train.py: error: --model is required; `python train.py --list` shows the models.", file=sys.stderr)
         return 2
     try:
-        config = make_config(args)
-        keras_loop.train(config, models.get_spec(config.model))
+        spec = models.get_spec(args.model)
+        spec.loop.train(spec.make_config(args), spec)
     except UsageError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2

@@ -4,5 +4,5 @@ Importing this package registers every model (and any custom layer they define),
 what `keras.saving.load_model` needs before it can load a saved `model.keras`.
 """
 
-from models import cnn, gan, mlp, rnn, speech, transformer, vae  # noqa: F401  (imported to register)
-from models.registry import ModelSpec, get_spec, names, register  # noqa: F401
+from models import cnn, dqn, gan, mlp, policy_gradient, rnn, speech, transformer, vae  # noqa: F401  (imported to register)
+from models.registry import AgentSpec, ModelSpec, get_spec, names, register  # noqa: F401

@@ -1,16 +1,28 @@
-"""The model registry: each model file registers one `ModelSpec`, the driver looks it up by name.
+"""The model registry: each model file registers one spec, the driver looks it up by name.
 
 A spec declares everything that differs between models (how to read the dataset, how to build
 the network, which loss and metrics, which defaults), so `train.py`, `evaluate.py` and the
-loops in `training/` never need to know which model they are running.
+loops in `training/` never need to know which model they are running. Two kinds of spec:
+
+    ModelSpec   learns from a TFDS dataset; trained by training/keras_loop.py with fit()
+    AgentSpec   learns by acting in a gymnasium environment; trained by training/agent_loop.py
+
+Each kind names its loop (`spec.loop`) and turns the command-line flags into a RunConfig
+(`spec.make_config(args)`), refusing the flags that do not apply to it.
 """
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
+from training import agent_loop, keras_loop
+from training.config import RunConfig, apply_overrides, default_run_dir
 from training.errors import UsageError
 
-_REGISTRY: dict[str, "ModelSpec"] = {}
+_REGISTRY: dict[str, "ModelSpec | AgentSpec"] = {}
+
+# train.py's flags that only one kind of spec reads (argparse destination names).
+DATASET_FLAGS = ("dataset", "epochs", "steps_per_epoch", "train_split", "val_split", "test_split", "data_dir")
+ENVIRONMENT_FLAGS = ("env", "env_steps")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +86,103 @@ class ModelSpec:
     report: Callable[[Any, Any, Any, str], tuple[dict, dict]] | None = None
     adapt: Callable[[Any, Any], None] | None = None
     command_line_input: CommandLineInput | None = None
+    loop: ClassVar = keras_loop
+
+    @property
+    def default_data(self) -> str:
+        return self.dataset
+
+    def make_config(self, args) -> RunConfig:
+        _refuse_flags(self.name, args, ENVIRONMENT_FLAGS, "it learns from a dataset (--dataset), not in an environment")
+        dataset = args.dataset or self.dataset
+        return RunConfig(
+            model=self.name,
+            dataset=dataset,
+            run_dir=args.run_dir or default_run_dir(self.name, dataset),
+            hyperparameters=apply_overrides(self.hyperparameters, args.set, self.name),
+            epochs=args.epochs or self.epochs,
+            batch_size=args.batch_size or self.batch_size,
+            learning_rate=args.learning_rate or self.learning_rate,
+            data_dir=args.data_dir,
+            train_split=args.train_split,
+            val_split=args.val_split,
+            test_split=args.test_split,
+            steps_per_epoch=args.steps_per_epoch,
+            strategy=args.strategy,
+            mixed_precision=args.mixed_precision,
+            seed=args.seed,
+            deterministic=args.deterministic,
+        )
 
 
-def register(spec: ModelSpec) -> ModelSpec:
+@dataclasses.dataclass(frozen=True)
+class AgentSpec:
+    """A reinforcement-learning agent and the environment it learns in by default.
+
+    Attributes:
+        name, description: as for ModelSpec.
+        environment: the default gymnasium environment id (discrete actions, flat observations).
+        build_agent: `(environment_info, config) -> agent`. `environment_info` has
+            `observation_size` and `num_actions`; `config` is the RunConfig (hyperparameters,
+            batch_size, learning_rate, seed). The agent (see training/agent_loop.py) has
+                policy: a keras.Model, (batch, observation_size) -> (batch, num_actions) action
+                    scores; the greedy action is the argmax. Saved as model.keras.
+                networks: {name: keras.Model}, for weight histograms in TensorBoard.
+                variables: every tf.Variable that training changes (networks, optimizer).
+                act(observation, step) -> int: the action to take while learning (it explores).
+                observe(observation, action, reward, next_observation, terminated, truncated,
+                    step) -> {name: float}: records one step and learns when it is time.
+                state() -> {name: np.ndarray} and load_state(state): the rest of what a resumed
+                    run needs (replay buffer, random generators).
+        hyperparameters, test_hyperparameters: as for ModelSpec.
+        env_steps: how many environment steps to train for by default.
+        batch_size: transitions per gradient step.
+        learning_rate: for the agent's Adam optimizer.
+    """
+
+    name: str
+    description: str
+    environment: str
+    build_agent: Callable[[Any, RunConfig], Any]
+    hyperparameters: dict
+    test_hyperparameters: dict
+    env_steps: int
+    batch_size: int
+    learning_rate: float
+    command_line_input: ClassVar = None  # nothing to predict on evaluate.py's command line
+    loop: ClassVar = agent_loop
+
+    @property
+    def default_data(self) -> str:
+        return self.environment
+
+    def make_config(self, args) -> RunConfig:
+        _refuse_flags(self.name, args, DATASET_FLAGS, "it learns in an environment (--env), not from a dataset")
+        if args.mixed_precision or args.strategy in ("mirrored", "multi_worker"):
+            raise UsageError(f"{self.name} acts one step at a time with tiny networks, on one device; "
+                             "leave out --mixed-precision and --strategy.")
+        environment = args.env or self.environment
+        return RunConfig(
+            model=self.name,
+            environment=environment,
+            run_dir=args.run_dir or default_run_dir(self.name, environment),
+            hyperparameters=apply_overrides(self.hyperparameters, args.set, self.name),
+            env_steps=args.env_steps or self.env_steps,
+            batch_size=args.batch_size or self.batch_size,
+            learning_rate=args.learning_rate or self.learning_rate,
+            strategy=args.strategy,
+            seed=args.seed,
+            deterministic=args.deterministic,
+        )
+
+
+def _refuse_flags(model: str, args, flags: tuple[str, ...], reason: str) -> None:
+    given = ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag, None) is not None]
+    if given:
+        raise UsageError(f"{model} does not take {', '.join(given)}: {reason}.")
+
+
+def register(spec):
     if spec.name in _REGISTRY:
         raise ValueError(f"a model named {spec.name!r} is already registered")
     unknown = set(spec.test_hyperparameters) - set(spec.hyperparameters)
@@ -86,7 +192,7 @@ def register(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
-def get_spec(name: str) -> ModelSpec:
+def get_spec(name: str):
     if name not in _REGISTRY:
         raise UsageError(
             f"unknown model {name!r}; known models: {', '.join(names())}. "

@@ -27,7 +27,7 @@ def run_train(argv, capsys, mocked=True):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, gan, mlp, rnn, speech, transformer, vae"),
+        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, dqn, gan, mlp, policy_gradient, rnn, speech, transformer, vae"),
         (["--model", "cnn", "--dataset", "imdb_reviews"], "needs an image-classification dataset"),
         (["--model", "rnn", "--dataset", "mnist"], "needs a text-classification dataset with a 'text'"),
         (["--model", "speech", "--dataset", "imdb_reviews"], "needs an audio-classification dataset"),
@@ -46,6 +46,15 @@ def run_train(argv, capsys, mocked=True):
         (["--model", "mlp", "--learning-rate", "0"], "must be a positive number"),
         (["--model", "mlp", "--mixed-precision"], "no GPU is visible"),
         (["--epochs", "3"], "--model is required"),
+        (["--model", "dqn", "--env", "Pendulum-v1"], "not a discrete choice"),
+        (["--model", "policy_gradient", "--env", "FrozenLake-v1"], "not a flat vector of numbers"),
+        (["--model", "dqn", "--env", "NoSuchGame-v0"], "cannot make the gymnasium environment 'NoSuchGame-v0'"),
+        (["--model", "dqn", "--env-steps", "0"], "must be a positive integer"),
+        (["--model", "dqn", "--dataset", "mnist"], "dqn does not take --dataset: it learns in an environment"),
+        (["--model", "policy_gradient", "--epochs", "3"], "does not take --epochs"),
+        (["--model", "cnn", "--env", "CartPole-v1"], "cnn does not take --env: it learns from a dataset"),
+        (["--model", "dqn", "--strategy", "mirrored"], "leave out --mixed-precision and --strategy"),
+        (["--model", "dqn", "--set", "hidden_units=0"], "cannot build dqn"),
     ],
 )
 def test_train_rejects(flags, message, capsys, tmp_path):
@@ -114,3 +123,17 @@ def test_evaluate_corrupted_model(capsys, tmp_path):
     capsys.readouterr()
     code, err = run_evaluate([str(tmp_path / "run")], capsys)
     assert code == 2 and "damaged" in err
+
+
+def test_evaluate_refuses_options_of_the_other_loop(capsys, tmp_path):
+    with mock_learnable(32):
+        assert train.main(tiny_flags("mlp", tmp_path / "mlp", "--epochs", "1")) == 0
+    agent_flags = [flag for flag in tiny_flags("dqn", tmp_path / "dqn", "--env-steps", "50") if flag not in ("--batch-size", "16")]
+    assert train.main(agent_flags) == 0
+    capsys.readouterr()
+    for argv, message in [([str(tmp_path / "mlp"), "--episodes", "5"], "mlp does not take --episodes; it takes --split"),
+                          ([str(tmp_path / "dqn"), "--split", "test"], "dqn does not take --split; it takes --episodes"),
+                          ([str(tmp_path / "dqn"), "--episodes", "0"], "must be a positive integer")]:
+        code, err = run_evaluate(argv, capsys)
+        assert code == 2 and message in err
+    assert not (tmp_path / "dqn" / "eval").exists() and not (tmp_path / "mlp" / "eval").exists()

@@ -18,7 +18,9 @@ BATCH = 8
 EXAMPLES = 240  # enough for spoken_digit's takes 10 and up (its training part) to hold some
 
 
-CLASSIFIERS = [name for name in models.names() if models.get_spec(name).loss]  # tests/test_generative.py: the rest
+# Specs with a loss; tests/test_generative.py covers the rest of the ModelSpecs, test_agents.py the agents.
+CLASSIFIERS = [name for name in models.names()
+               if isinstance(models.get_spec(name), models.ModelSpec) and models.get_spec(name).loss]
 
 
 @pytest.fixture(params=CLASSIFIERS)
@@ -58,7 +60,7 @@ def test_list_shows_every_model(capsys):
     assert train.main(["--list"]) == 0
     listing = capsys.readouterr().out
     for name in models.names():
-        assert name in listing and models.get_spec(name).dataset in listing
+        assert name in listing and models.get_spec(name).default_data in listing
 
 
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])

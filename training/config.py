@@ -20,12 +20,14 @@ from training.errors import UsageError
 @dataclasses.dataclass
 class RunConfig:
     model: str
-    dataset: str
     run_dir: str
     hyperparameters: dict
-    epochs: int
     batch_size: int  # global: split across replicas
     learning_rate: float
+    dataset: str | None = None  # models that learn from a TFDS dataset
+    epochs: int | None = None
+    environment: str | None = None  # agents: a gymnasium environment id and how many steps in it
+    env_steps: int | None = None
     data_dir: str | None = None
     train_split: str | None = None  # None: the defaults of training.input_pipeline
     val_split: str | None = None
@@ -61,9 +63,10 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def default_run_dir(model: str, dataset: str) -> str:
+def default_run_dir(model: str, data: str) -> str:
+    """runs/<model>-<dataset or environment>-<time>"""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return os.path.join("runs", f"{model}-{dataset.replace('/', '_')}-{stamp}")
+    return os.path.join("runs", f"{model}-{data.replace('/', '_')}-{stamp}")
 
 
 def versions() -> dict:

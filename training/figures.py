@@ -142,3 +142,28 @@ def image_grid_figure(images, title: str, columns: int = 8):
     figure.suptitle(title)
     figure.subplots_adjust(wspace=0.03, hspace=0.03, top=1 - 0.4 / height, bottom=0.01, left=0.01, right=0.99)
     return figure
+
+
+def episode_returns_figure(steps, returns, window: int = 20, evaluations=None):
+    """Training episodes: each return as a dot at the step it ended, and its moving average;
+    `evaluations` = (steps, mean returns) of the greedy evaluations made while training."""
+    figure, axes = plt.subplots(figsize=(7, 3.6))
+    axes.plot(steps, returns, ".", markersize=3, alpha=0.35, label="episode return while learning")
+    if len(returns) >= window:
+        average = np.convolve(returns, np.ones(window) / window, mode="valid")
+        axes.plot(steps[window - 1:], average, linewidth=2, label=f"mean of the last {window} episodes")
+    if evaluations is not None:
+        axes.plot(*evaluations, "o-", color="tab:green", markersize=4, label="greedy evaluation")
+    axes.set(xlabel="environment step", ylabel="return", title="Returns while training")
+    axes.legend(loc="upper left")
+    return figure
+
+
+def return_distribution_figure(returns, title: str):
+    """A histogram of evaluation returns, with their mean marked."""
+    figure, axes = plt.subplots(figsize=(5.5, 3.4))
+    axes.hist(returns, bins=min(30, max(5, len(set(returns)))), color="tab:blue", alpha=0.8)
+    axes.axvline(np.mean(returns), color="black", linestyle="--", label=f"mean {np.mean(returns):.1f}")
+    axes.set(xlabel="return", ylabel="episodes", title=title)
+    axes.legend()
+    return figure

@@ -1,0 +1,371 @@
+"""The agent loop: agents learn by acting in a gymnasium environment, one step at a time.
+
+    train(config, spec):  environment -> agent -> up to --env-steps steps of
+                          act -> environment step -> observe (the agent learns inside)
+                          -> every `evaluation_interval` steps: greedy evaluation, backup
+                          -> model.keras (the best-evaluated policy), metrics.json
+    evaluate(config, spec, episodes): model.keras acts greedily in N seeded episodes -> eval/
+
+What an agent must provide is described in models/registry.py (AgentSpec). Everything else an
+agent run shares with the Keras loop: the run directory, config.json, TensorBoard, resume after
+a kill, exit code 2 with a message for bad input.
+
+Seeds: training episode k starts from a seed drawn from (--seed, k), so a resumed run replays
+exactly what an uninterrupted one would have. Evaluation episodes use seeds no training episode
+uses; the episodes that pick the best policy during training differ from the ones evaluate.py
+reports, so the reported return is not the one the choice was made on.
+"""
+
+import os
+import sys
+import time
+import types
+
+import gymnasium as gym
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training import figures, runs
+from training.config import RunConfig, versions
+from training.errors import UsageError
+from training.runs import CONFIG_FILE, MODEL_FILE
+
+EVALUATE_OPTIONS = ("episodes",)  # evaluate.py's flags that apply here
+DEFAULT_EVALUATION_EPISODES = 100
+# Defaults every agent declares among its hyperparameters (overridable with --set).
+EVALUATION_HYPERPARAMETERS = {
+    "evaluation_interval": 5_000,  # environment steps between greedy evaluations (and backups)
+    "evaluation_episodes": 10,  # episodes in each of those evaluations
+}
+EVALUATION_SEEDS = 1_000_000  # evaluate.py's episode i starts from seed EVALUATION_SEEDS + i
+SELECTION_SEEDS = 2_000_000  # the evaluations during training use these
+MOVING_AVERAGE = 20  # episodes in the progress bar's and the figure's mean return
+EPISODES_FILE = "episodes.csv"  # step, return and length of every training episode
+EVALUATIONS_FILE = "evaluations.csv"  # step and mean return of every greedy evaluation in training
+
+
+def make_environment(environment_id: str, render_mode: str | None = None) -> tuple[gym.Env, types.SimpleNamespace]:
+    """The gymnasium environment and what an agent needs to know of it, or a UsageError."""
+    try:
+        environment = gym.make(environment_id, render_mode=render_mode)
+    except gym.error.Error as error:
+        raise UsageError(f"cannot make the gymnasium environment {environment_id!r}: {error} "
+                         "Agents here learn e.g. CartPole-v1, Acrobot-v1 or MountainCar-v0.") from None
+    observations, actions = environment.observation_space, environment.action_space
+    problem = None
+    if not isinstance(actions, gym.spaces.Discrete):
+        problem = f"its actions are {actions}, not a discrete choice (gymnasium.spaces.Discrete)"
+    elif not (isinstance(observations, gym.spaces.Box) and len(observations.shape) == 1):
+        problem = f"its observations are {observations}, not a flat vector of numbers"
+    if problem:
+        environment.close()
+        raise UsageError(f"{environment_id} does not fit these agents: {problem}. Pick an "
+                         "environment with discrete actions and flat observations, e.g. CartPole-v1.")
+    info = types.SimpleNamespace(environment=environment_id, observation_size=int(observations.shape[0]),
+                                 num_actions=int(actions.n), reward_threshold=environment.spec.reward_threshold,
+                                 max_episode_steps=environment.spec.max_episode_steps)
+    return environment, info
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The seed training episode `episode` of a run with `--seed seed` starts from."""
+    return int(np.random.SeedSequence([seed, episode]).generate_state(1)[0])
+
+
+def greedy_actions(policy: keras.Model):
+    """(episodes, observation_size) -> (episodes,) best actions, compiled once for any batch size."""
+    scores = tf.function(lambda observations: policy(observations, training=False), reduce_retracing=True)
+    return lambda observations: np.argmax(scores(np.asarray(observations, np.float32)), axis=-1)
+
+
+def greedy_returns(policy: keras.Model, environment_id: str, seeds) -> np.ndarray:
+    """The return of one greedy episode per seed. The episodes run side by side, so the policy
+    sees one batch per time step instead of one call per episode and step."""
+    act = greedy_actions(policy)
+    environments = [make_environment(environment_id)[0] for _ in seeds]
+    observations = [environment.reset(seed=int(seed))[0] for environment, seed in zip(environments, seeds)]
+    returns = np.zeros(len(seeds))
+    running = list(range(len(seeds)))
+    while running:
+        actions = act([observations[index] for index in running])
+        still_running = []
+        for index, action in zip(running, actions):
+            observations[index], reward, terminated, truncated, _ = environments[index].step(int(action))
+            returns[index] += reward
+            if not (terminated or truncated):
+                still_running.append(index)
+        running = still_running
+    for environment in environments:
+        environment.close()
+    return returns
+
+
+def train(config: RunConfig, spec) -> dict:
+    """Trains the agent `spec` as `config` says and returns its metrics."""
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    environment, info = make_environment(config.environment)
+    runs.check_run_dir(config)
+    hyperparameters = config.hyperparameters
+    agent = _build(spec, info, config)
+    backup = Backup(os.path.join(config.run_dir, "backup"))
+    loop = backup.restore(agent)  # step, episode, best policy so far: zeros for a new run
+
+    os.makedirs(config.run_dir, exist_ok=True)
+    with open(os.path.join(config.run_dir, CONFIG_FILE), "w") as file:
+        file.write(config.to_json(environment_info=vars(info), versions=versions()))
+    if loop.step:
+        print(f"Resuming {config.run_dir} at step {loop.step} of {config.env_steps} (episode {loop.episode}).")
+    episodes = CsvLog(os.path.join(config.run_dir, EPISODES_FILE), ("step", "return", "length"), keep=loop.episode)
+    evaluations = CsvLog(os.path.join(config.run_dir, EVALUATIONS_FILE), ("step", "mean_return"), keep=loop.evaluations)
+    writer = tf.summary.create_file_writer(os.path.join(config.run_dir, "logs", "train"))
+    interactive = sys.stdout.isatty()
+    progress = keras.utils.Progbar(config.env_steps, verbose=1 if interactive else 2, unit_name="step",
+                                   stateful_metrics=["mean return", "episodes", "best evaluation"])
+    running_logs = RunningMeans()
+    start = time.perf_counter() - loop.seconds
+
+    observation, _ = environment.reset(seed=episode_seed(config.seed, loop.episode))
+    episode_return, episode_length = 0.0, 0
+    while loop.step < config.env_steps:
+        action = agent.act(observation, loop.step)
+        next_observation, reward, terminated, truncated, _ = environment.step(action)
+        running_logs.add(agent.observe(observation, action, reward, next_observation, terminated, truncated,
+                                       loop.step))
+        loop.step += 1
+        episode_return += float(reward)
+        episode_length += 1
+        observation = next_observation
+        if loop.step % 250 == 0:
+            with writer.as_default(step=loop.step):
+                for name, value in running_logs.pop().items():
+                    tf.summary.scalar(f"agent/{name}", value)
+        if not (terminated or truncated):
+            continue
+
+        # An episode ended: record it, evaluate and back up when it is time, start the next one.
+        loop.episode += 1
+        episodes.add(loop.step, episode_return, episode_length)
+        with writer.as_default(step=loop.step):
+            tf.summary.scalar("episode/return", episode_return)
+            tf.summary.scalar("episode/length", episode_length)
+        if loop.step >= loop.next_evaluation:
+            _evaluate_and_keep_best(agent, loop, config, writer, evaluations)
+            loop.next_evaluation = loop.step + hyperparameters["evaluation_interval"]
+            loop.seconds = time.perf_counter() - start
+            backup.save(agent, loop)
+            print(f"step {loop.step}: greedy evaluation {loop.last_evaluation:.1f}, best {loop.best_return:.1f} "
+                  f"(at step {loop.best_step})", flush=True)
+        progress.update(loop.step, values=[("mean return", episodes.mean_of_last(MOVING_AVERAGE)),
+                                           ("episodes", loop.episode), ("best evaluation", loop.best_return)])
+        observation, _ = environment.reset(seed=episode_seed(config.seed, loop.episode))
+        episode_return, episode_length = 0.0, 0
+    progress.update(config.env_steps, finalize=True)
+    environment.close()
+
+    if loop.evaluated_step != loop.step:  # the policy as training left it gets its chance too
+        _evaluate_and_keep_best(agent, loop, config, writer, evaluations)
+    writer.close()
+    agent.policy.set_weights(loop.best_weights)
+    metrics = {
+        "env_steps": loop.step,
+        "episodes": loop.episode,
+        "best_evaluation_return": loop.best_return,
+        "best_evaluation_step": loop.best_step,
+        f"mean_return_last_{MOVING_AVERAGE}_episodes": episodes.mean_of_last(MOVING_AVERAGE),
+        "training_seconds": time.perf_counter() - start,
+    }
+    runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
+    runs.save_model(agent.policy, os.path.join(config.run_dir, MODEL_FILE))  # last: "finished"
+    backup.remove()
+    print(f"model.keras is the policy of step {loop.best_step}, the best of the greedy evaluations "
+          f"({hyperparameters['evaluation_episodes']} episodes each).")
+    runs.print_summary("Training", metrics, config.run_dir)
+    return metrics
+
+
+def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
+    """Runs the saved policy greedily for `episodes` seeded episodes; writes RUN_DIR/eval."""
+    episodes = episodes or DEFAULT_EVALUATION_EPISODES
+    policy = runs.load_model(config.run_dir)
+    _, info = make_environment(config.environment)
+    seeds = EVALUATION_SEEDS + np.arange(episodes)
+    print(f"Running {episodes} greedy episodes of {config.environment}...")
+    returns = greedy_returns(policy, config.environment, seeds)
+    metrics = {"episodes": episodes, "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+               "min_return": float(np.min(returns)), "max_return": float(np.max(returns))}
+    if info.reward_threshold is not None:  # gymnasium's own bar for "solved", 475 for CartPole-v1
+        metrics["reward_threshold"] = float(info.reward_threshold)
+        metrics["solved"] = bool(metrics["mean_return"] >= info.reward_threshold)
+
+    out_dir = os.path.join(config.run_dir, "eval")
+    os.makedirs(out_dir, exist_ok=True)
+    files = {"evaluation_returns": figures.save_png(
+        figures.return_distribution_figure(returns, f"{episodes} greedy episodes of {config.environment}"),
+        os.path.join(out_dir, "evaluation_returns.png"))}
+    history = figures.read_history(os.path.join(config.run_dir, EPISODES_FILE))
+    evaluated = figures.read_history(os.path.join(config.run_dir, EVALUATIONS_FILE))
+    if history:
+        files["training_returns"] = figures.save_png(figures.episode_returns_figure(
+            np.array(history["step"]), np.array(history["return"]), MOVING_AVERAGE,
+            evaluations=(evaluated["step"], evaluated["mean_return"]) if evaluated else None),
+            os.path.join(out_dir, "training_returns.png"))
+    animation = save_animation(policy, config.environment, int(seeds[0]), os.path.join(out_dir, "episode.gif"))
+    if animation:
+        files["animation"] = animation
+    runs.write_json(os.path.join(out_dir, "metrics.json"), {"environment": config.environment, **metrics})
+    runs.print_summary(f"Greedy {config.environment}", metrics, config.run_dir)
+    for name, path in files.items():
+        print(f"  {name}: {path}")
+    return metrics
+
+
+def save_animation(policy: keras.Model, environment_id: str, seed: int, path: str, max_frames: int = 250):
+    """A GIF of one greedy episode (every second step), when gymnasium can draw the environment;
+    None otherwise (classic-control drawing needs pygame: pip install "gymnasium[classic-control]")."""
+    probe, _ = make_environment(environment_id)
+    can_draw = "rgb_array" in probe.metadata.get("render_modes", [])
+    probe.close()
+    if not can_draw:
+        print(f"No animation: {environment_id} cannot draw itself.")
+        return None
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws off screen: no window, no display
+    try:
+        environment = gym.make(environment_id, render_mode="rgb_array")
+        observation, _ = environment.reset(seed=seed)
+        frames = [environment.render()]
+    except gym.error.DependencyNotInstalled as error:
+        print(f"No animation: {error}")
+        return None
+    from PIL import Image  # Pillow comes with matplotlib
+
+    act = greedy_actions(policy)
+    done, step = False, 0
+    while not done and len(frames) < max_frames:
+        observation, _, terminated, truncated, _ = environment.step(int(act(observation[np.newaxis])[0]))
+        done, step = terminated or truncated, step + 1
+        if step % 2 == 0 or done:
+            frames.append(environment.render())
+    environment.close()
+    images = [Image.fromarray(frame).reduce(2) for frame in frames]  # half size: a smaller file
+    temporary = path + ".partial"
+    images[0].save(temporary, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
+    os.replace(temporary, path)
+    return path
+
+
+def _build(spec, info, config: RunConfig):
+    try:
+        return spec.build_agent(info, config)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"cannot build {spec.name} with {config.hyperparameters}: {error}") from None
+
+
+def _evaluate_and_keep_best(agent, loop, config: RunConfig, writer, evaluations: "CsvLog") -> None:
+    """Greedy episodes with the current policy; the best policy so far is kept (ties: the later)."""
+    count = config.hyperparameters["evaluation_episodes"]
+    seeds = SELECTION_SEEDS + loop.evaluations * count + np.arange(count)
+    loop.last_evaluation = float(np.mean(greedy_returns(agent.policy, config.environment, seeds)))
+    loop.evaluations += 1
+    loop.evaluated_step = loop.step
+    evaluations.add(loop.step, loop.last_evaluation)
+    if loop.best_weights is None or loop.last_evaluation >= loop.best_return:
+        loop.best_return, loop.best_step = loop.last_evaluation, loop.step
+        loop.best_weights = agent.policy.get_weights()
+    with writer.as_default(step=loop.step):
+        tf.summary.scalar("evaluation/mean_return", loop.last_evaluation)
+        tf.summary.scalar("evaluation/best_mean_return", loop.best_return)
+        for network_name, network in agent.networks.items():
+            for weight in network.weights:
+                tf.summary.histogram(f"{network_name}/{weight.path}", weight)
+
+
+class RunningMeans:
+    """Means of the agent's per-step logs (loss, epsilon) between two TensorBoard writes."""
+
+    def __init__(self):
+        self.totals, self.counts = {}, {}
+
+    def add(self, logs: dict) -> None:
+        for name, value in logs.items():
+            self.totals[name] = self.totals.get(name, 0.0) + float(value)
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def pop(self) -> dict:
+        means = {name: total / self.counts[name] for name, total in self.totals.items()}
+        self.totals, self.counts = {}, {}
+        return means
+
+
+class CsvLog:
+    """A CSV file in the run directory, one row per event (an episode, an evaluation). A resumed
+    run keeps the first `keep` rows, the ones its backup knows of, and appends after them."""
+
+    def __init__(self, path: str, columns: tuple[str, ...], keep: int):
+        self.path = path
+        self.rows = []
+        if os.path.exists(path):
+            with open(path) as file:
+                self.rows = [[float(value) for value in line.split(",")] for line in file.read().splitlines()[1:keep + 1]]
+        with open(path, "w") as file:
+            file.write("\n".join([",".join(columns)] + [",".join(map(_format, row)) for row in self.rows]) + "\n")
+
+    def add(self, *row) -> None:
+        self.rows.append(list(row))
+        with open(self.path, "a") as file:
+            file.write(",".join(map(_format, row)) + "\n")
+
+    def mean_of_last(self, count: int, column: int = 1) -> float:
+        return float(np.mean([row[column] for row in self.rows[-count:]])) if self.rows else 0.0
+
+
+def _format(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class Backup:
+    """RUN_DIR/backup/state.npz: the agent's variables and state, and the loop's counters.
+
+    One file, written under a temporary name and renamed, so a kill at any moment leaves either
+    the previous backup or the new one. Backups are taken at the end of an episode, so a resumed
+    run starts the next episode exactly as the uninterrupted run did."""
+
+    def __init__(self, backup_dir: str):
+        self.backup_dir = backup_dir
+        self.path = os.path.join(backup_dir, "state.npz")
+
+    def restore(self, agent) -> types.SimpleNamespace:
+        loop = types.SimpleNamespace(step=0, episode=0, seconds=0.0, next_evaluation=0, evaluations=0,
+                                     best_return=-np.inf, best_step=-1, best_weights=None, last_evaluation=None,
+                                     evaluated_step=-1)
+        if not os.path.exists(self.path):
+            return loop
+        with np.load(self.path) as saved:
+            for index, variable in enumerate(agent.variables):
+                variable.assign(saved[f"variable/{index}"])
+            agent.load_state({name[len("agent/"):]: saved[name] for name in saved.files if name.startswith("agent/")})
+            for name in ("step", "episode", "next_evaluation", "evaluations", "best_step", "evaluated_step"):
+                setattr(loop, name, int(saved[f"loop/{name}"]))
+            loop.seconds, loop.best_return = float(saved["loop/seconds"]), float(saved["loop/best_return"])
+            loop.best_weights = [saved[f"best/{index}"] for index in range(len(agent.policy.weights))]
+        return loop
+
+    def save(self, agent, loop) -> None:
+        arrays = {f"variable/{index}": np.asarray(variable) for index, variable in enumerate(agent.variables)}
+        arrays.update({f"agent/{name}": value for name, value in agent.state().items()})
+        arrays.update({f"loop/{name}": np.asarray(getattr(loop, name)) for name in
+                       ("step", "episode", "seconds", "next_evaluation", "evaluations", "best_return", "best_step",
+                        "evaluated_step")})
+        arrays.update({f"best/{index}": weight for index, weight in enumerate(loop.best_weights)})
+        os.makedirs(self.backup_dir, exist_ok=True)
+        temporary = self.path + ".partial"
+        with open(temporary, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temporary, self.path)
+
+    def remove(self) -> None:
+        if os.path.exists(self.path):
+            os.remove(self.path)
+            os.rmdir(self.backup_dir)

@@ -44,7 +44,7 @@ def test_dqn_update_moves_q_toward_the_td_target():
 
 def test_dqn_copies_into_the_target_network_every_interval():
     hyperparameters = {**dqn.SPEC.hyperparameters, "hidden_units": (8,), "learning_starts": 0,
-                       "target_update_interval": 3}
+                       "train_frequency": 1, "gradient_steps": 1, "target_update_interval": 3}
     agent = make_agent(dqn.DeepQNetworkAgent, hyperparameters, learning_rate=1e-2, batch_size=4)
     observation = np.array([0.1, 0.2], np.float32)
     for step in range(3):

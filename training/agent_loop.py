@@ -36,7 +36,7 @@ DEFAULT_EVALUATION_EPISODES = 100
 # Defaults every agent declares among its hyperparameters (overridable with --set).
 EVALUATION_HYPERPARAMETERS = {
     "evaluation_interval": 5_000,  # environment steps between greedy evaluations (and backups)
-    "evaluation_episodes": 10,  # episodes in each of those evaluations
+    "evaluation_episodes": 20,  # episodes in each of those evaluations
 }
 EVALUATION_SEEDS = 1_000_000  # evaluate.py's episode i starts from seed EVALUATION_SEEDS + i
 SELECTION_SEEDS = 2_000_000  # the evaluations during training use these

@@ -40,7 +40,8 @@ def main(argv=None) -> int:
         spec = models.get_spec(config.model)
         given = {flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None}
         if given:
-            print(spec.loop.predict_one(config, spec, _the_one_input(spec, given)))
+            value = _the_one_input(spec, given)  # first: it refuses models that take no such input
+            print(spec.loop.predict_one(config, spec, value))
         else:
             spec.loop.evaluate(config, spec, **_options_for(spec, {"split": args.split, "episodes": args.episodes}))
     except UsageError as error:

@@ -133,7 +133,8 @@ def test_evaluate_refuses_options_of_the_other_loop(capsys, tmp_path):
     capsys.readouterr()
     for argv, message in [([str(tmp_path / "mlp"), "--episodes", "5"], "mlp does not take --episodes; it takes --split"),
                           ([str(tmp_path / "dqn"), "--split", "test"], "dqn does not take --split; it takes --episodes"),
-                          ([str(tmp_path / "dqn"), "--episodes", "0"], "must be a positive integer")]:
+                          ([str(tmp_path / "dqn"), "--episodes", "0"], "must be a positive integer"),
+                          ([str(tmp_path / "dqn"), "--text", "hi"], "dqn cannot answer --text")]:
         code, err = run_evaluate(argv, capsys)
         assert code == 2 and message in err
     assert not (tmp_path / "dqn" / "eval").exists() and not (tmp_path / "mlp" / "eval").exists()

@@ -42,7 +42,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps-per-epoch", type=positive_int, help="batches per epoch (default: one pass over the data)")
     parser.add_argument("--env", help="agents: gymnasium environment id with discrete actions (default: CartPole-v1)")
     parser.add_argument("--env-steps", type=positive_int, help="agents: environment steps to train for (default: the agent's)")
-    parser.add_argument("--run-dir", help="where outputs go (default: runs/<model>-<dataset>-<time>); "
+    parser.add_argument("--run-dir", help="where outputs go (default: runs/<model>-<dataset or environment>-<time>); "
                                           "an unfinished run there is resumed")
     parser.add_argument("--data-dir", help="TFDS data folder (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)")
     parser.add_argument("--train-split", help="TFDS split string (default: train, or train[:90%%] without a validation split)")

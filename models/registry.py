@@ -95,24 +95,10 @@ class ModelSpec:
     def make_config(self, args) -> RunConfig:
         _refuse_flags(self.name, args, ENVIRONMENT_FLAGS, "it learns from a dataset (--dataset), not in an environment")
         dataset = args.dataset or self.dataset
-        return RunConfig(
-            model=self.name,
-            dataset=dataset,
-            run_dir=args.run_dir or default_run_dir(self.name, dataset),
-            hyperparameters=apply_overrides(self.hyperparameters, args.set, self.name),
-            epochs=args.epochs or self.epochs,
-            batch_size=args.batch_size or self.batch_size,
-            learning_rate=args.learning_rate or self.learning_rate,
-            data_dir=args.data_dir,
-            train_split=args.train_split,
-            val_split=args.val_split,
-            test_split=args.test_split,
-            steps_per_epoch=args.steps_per_epoch,
-            strategy=args.strategy,
-            mixed_precision=args.mixed_precision,
-            seed=args.seed,
-            deterministic=args.deterministic,
-        )
+        return _config(self, args, dataset, dataset=dataset, epochs=args.epochs or self.epochs,
+                       data_dir=args.data_dir, train_split=args.train_split, val_split=args.val_split,
+                       test_split=args.test_split, steps_per_epoch=args.steps_per_epoch,
+                       mixed_precision=args.mixed_precision)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,18 +148,24 @@ class AgentSpec:
             raise UsageError(f"{self.name} acts one step at a time with tiny networks, on one device; "
                              "leave out --mixed-precision and --strategy.")
         environment = args.env or self.environment
-        return RunConfig(
-            model=self.name,
-            environment=environment,
-            run_dir=args.run_dir or default_run_dir(self.name, environment),
-            hyperparameters=apply_overrides(self.hyperparameters, args.set, self.name),
-            env_steps=args.env_steps or self.env_steps,
-            batch_size=args.batch_size or self.batch_size,
-            learning_rate=args.learning_rate or self.learning_rate,
-            strategy=args.strategy,
-            seed=args.seed,
-            deterministic=args.deterministic,
-        )
+        return _config(self, args, environment, environment=environment,
+                       env_steps=args.env_steps or self.env_steps)
+
+
+def _config(spec, args, data: str, **specific) -> RunConfig:
+    """The RunConfig fields every kind of spec fills the same way, plus its own (`specific`);
+    `data` (the dataset or environment) names the default run directory."""
+    return RunConfig(
+        model=spec.name,
+        run_dir=args.run_dir or default_run_dir(spec.name, data),
+        hyperparameters=apply_overrides(spec.hyperparameters, args.set, spec.name),
+        batch_size=args.batch_size or spec.batch_size,
+        learning_rate=args.learning_rate or spec.learning_rate,
+        strategy=args.strategy,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        **specific,
+    )
 
 
 def _refuse_flags(model: str, args, flags: tuple[str, ...], reason: str) -> None:

@@ -79,10 +79,10 @@ def greedy_actions(policy: keras.Model):
     return lambda observations: np.argmax(scores(np.asarray(observations, np.float32)), axis=-1)
 
 
-def greedy_returns(policy: keras.Model, environment_id: str, seeds) -> np.ndarray:
-    """The return of one greedy episode per seed. The episodes run side by side, so the policy
-    sees one batch per time step instead of one call per episode and step."""
-    act = greedy_actions(policy)
+def greedy_returns(act, environment_id: str, seeds) -> np.ndarray:
+    """The return of one greedy episode per seed; `act` is a `greedy_actions(policy)`. The
+    episodes run side by side, so the policy sees one batch per time step instead of one call
+    per episode and step."""
     environments = [make_environment(environment_id)[0] for _ in seeds]
     observations = [environment.reset(seed=int(seed))[0] for environment, seed in zip(environments, seeds)]
     returns = np.zeros(len(seeds))
@@ -110,6 +110,7 @@ def train(config: RunConfig, spec) -> dict:
     runs.check_run_dir(config)
     hyperparameters = config.hyperparameters
     agent = _build(spec, info, config)
+    act_greedily = greedy_actions(agent.policy)  # compiled once, for every evaluation of the run
     backup = Backup(os.path.join(config.run_dir, "backup"))
     loop = backup.restore(agent)  # step, episode, best policy so far: zeros for a new run
 
@@ -152,7 +153,7 @@ def train(config: RunConfig, spec) -> dict:
             tf.summary.scalar("episode/return", episode_return)
             tf.summary.scalar("episode/length", episode_length)
         if loop.step >= loop.next_evaluation:
-            _evaluate_and_keep_best(agent, loop, config, writer, evaluations)
+            _evaluate_and_keep_best(agent, act_greedily, loop, config, writer, evaluations)
             loop.next_evaluation = loop.step + hyperparameters["evaluation_interval"]
             loop.seconds = time.perf_counter() - start
             backup.save(agent, loop)
@@ -166,7 +167,7 @@ def train(config: RunConfig, spec) -> dict:
     environment.close()
 
     if loop.evaluated_step != loop.step:  # the policy as training left it gets its chance too
-        _evaluate_and_keep_best(agent, loop, config, writer, evaluations)
+        _evaluate_and_keep_best(agent, act_greedily, loop, config, writer, evaluations)
     writer.close()
     agent.policy.set_weights(loop.best_weights)
     metrics = {
@@ -193,7 +194,8 @@ def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
     _, info = make_environment(config.environment)
     seeds = EVALUATION_SEEDS + np.arange(episodes)
     print(f"Running {episodes} greedy episodes of {config.environment}...")
-    returns = greedy_returns(policy, config.environment, seeds)
+    act = greedy_actions(policy)
+    returns = greedy_returns(act, config.environment, seeds)
     metrics = {"episodes": episodes, "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
                "min_return": float(np.min(returns)), "max_return": float(np.max(returns))}
     if info.reward_threshold is not None:  # gymnasium's own bar for "solved", 475 for CartPole-v1
@@ -212,7 +214,7 @@ def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
             np.array(history["step"]), np.array(history["return"]), MOVING_AVERAGE,
             evaluations=(evaluated["step"], evaluated["mean_return"]) if evaluated else None),
             os.path.join(out_dir, "training_returns.png"))
-    animation = save_animation(policy, config.environment, int(seeds[0]), os.path.join(out_dir, "episode.gif"))
+    animation = save_animation(act, config.environment, int(seeds[0]), os.path.join(out_dir, "episode.gif"))
     if animation:
         files["animation"] = animation
     runs.write_json(os.path.join(out_dir, "metrics.json"), {"environment": config.environment, **metrics})
@@ -222,7 +224,7 @@ def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
     return metrics
 
 
-def save_animation(policy: keras.Model, environment_id: str, seed: int, path: str, max_frames: int = 250):
+def save_animation(act, environment_id: str, seed: int, path: str, max_frames: int = 250):
     """A GIF of one greedy episode (every second step), when gymnasium can draw the environment;
     None otherwise (classic-control drawing needs pygame: pip install "gymnasium[classic-control]")."""
     probe, _ = make_environment(environment_id)
@@ -241,7 +243,6 @@ def save_animation(policy: keras.Model, environment_id: str, seed: int, path: st
         return None
     from PIL import Image  # Pillow comes with matplotlib
 
-    act = greedy_actions(policy)
     done, step = False, 0
     while not done and len(frames) < max_frames:
         observation, _, terminated, truncated, _ = environment.step(int(act(observation[np.newaxis])[0]))
@@ -263,11 +264,11 @@ def _build(spec, info, config: RunConfig):
         raise UsageError(f"cannot build {spec.name} with {config.hyperparameters}: {error}") from None
 
 
-def _evaluate_and_keep_best(agent, loop, config: RunConfig, writer, evaluations: "CsvLog") -> None:
+def _evaluate_and_keep_best(agent, act_greedily, loop, config: RunConfig, writer, evaluations: "CsvLog") -> None:
     """Greedy episodes with the current policy; the best policy so far is kept (ties: the later)."""
     count = config.hyperparameters["evaluation_episodes"]
     seeds = SELECTION_SEEDS + loop.evaluations * count + np.arange(count)
-    loop.last_evaluation = float(np.mean(greedy_returns(agent.policy, config.environment, seeds)))
+    loop.last_evaluation = float(np.mean(greedy_returns(act_greedily, config.environment, seeds)))
     loop.evaluations += 1
     loop.evaluated_step = loop.step
     evaluations.add(loop.step, loop.last_evaluation)

@@ -1,30 +1,33 @@
 """Matplotlib figures shared by TensorBoard images and `evaluate.py` PNGs.
 
 Each function returns a figure; `save_png` and `to_image_tensor` turn it into a file or into
-the `(1, height, width, 4)` uint8 tensor `tf.summary.image` expects.
+the `(1, height, width, 4)` uint8 tensor `tf.summary.image` expects, and a notebook shows it as
+it is. The figures are made without pyplot, so they need no display, never open a window, are
+freed like any Python object, and leave pyplot's backend (a notebook's inline one) alone.
 """
 
 import csv
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display needed: figures go to files and TensorBoard
-import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
+from matplotlib.figure import Figure
+
+
+def subplots(rows: int = 1, columns: int = 1, figsize=None, squeeze: bool = True):
+    """pyplot's `subplots` without pyplot: (figure, axes)."""
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(rows, columns, squeeze=squeeze)
 
 
 def save_png(figure, path: str) -> str:
     figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return path
 
 
 def to_image_tensor(figure) -> tf.Tensor:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
     return tf.expand_dims(tf.image.decode_png(buffer.getvalue(), channels=4), 0)
 
 
@@ -35,7 +38,7 @@ def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
 
 def confusion_matrix_figure(matrix: np.ndarray, class_names, title="Confusion matrix"):
     size = max(4.0, 0.55 * len(class_names) + 2)
-    figure, axes = plt.subplots(figsize=(size, size))
+    figure, axes = subplots(figsize=(size, size))
     # Row-normalised colours show per-class recall; the numbers are raw counts.
     recall = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     axes.imshow(recall, cmap="Blues", vmin=0, vmax=1)
@@ -52,7 +55,7 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names, title="Confusion ma
 def example_grid_figure(images, labels, predictions, class_names, columns=8):
     """Images with 'predicted (true)' titles; mistakes in red so they stand out."""
     rows = -(-len(images) // columns)
-    figure, grid = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    figure, grid = subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
     for axes in grid.flat:
         axes.axis("off")
     for axes, image, label, prediction in zip(grid.flat, images, labels, predictions):
@@ -75,7 +78,7 @@ def read_history(path: str) -> dict[str, list[float]]:
 def training_curves_figure(history: dict[str, list[float]]):
     """One panel per metric, training and validation curves side by side."""
     names = [key for key in history if key != "epoch" and not key.startswith("val_")]
-    figure, panels = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    figure, panels = subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     epochs = [int(epoch) + 1 for epoch in history["epoch"]]
     for axes, name in zip(panels.flat, names):
         axes.plot(epochs, history[name], marker="o", label="train")
@@ -94,7 +97,7 @@ def attention_figure(words, weights, total_words=None):
     Each full row sums to 1 over all `total_words` words of the text; when only the first
     words are shown, the rows hold the part of that attention that falls on them."""
     size = max(4.0, 0.3 * len(words) + 2)
-    figure, axes = plt.subplots(figsize=(size + 1, size))
+    figure, axes = subplots(figsize=(size + 1, size))
     image = axes.imshow(weights, cmap="viridis", vmin=0)
     figure.colorbar(image, ax=axes, fraction=0.04, label="attention weight")
     ticks = np.arange(len(words))
@@ -111,7 +114,7 @@ def audio_clips_figure(waveforms, spectrograms, sample_rate: int, step_seconds: 
     low pitch at the bottom). Titles of `mistakes` (booleans) are red."""
     mistakes = [False] * len(titles) if mistakes is None else mistakes
     columns = len(titles)
-    figure, grid = plt.subplots(2, columns, figsize=(2.6 * columns, 4.6), squeeze=False)
+    figure, grid = subplots(2, columns, figsize=(2.6 * columns, 4.6), squeeze=False)
     for column, (waveform, spectrogram, title, wrong) in enumerate(zip(waveforms, spectrograms, titles, mistakes)):
         time = np.arange(len(waveform)) / sample_rate
         grid[0, column].plot(time, waveform, linewidth=0.5)
@@ -134,7 +137,7 @@ def image_grid_figure(images, title: str, columns: int = 8):
     images = np.clip(np.asarray(images), 0, 1)
     rows = -(-len(images) // columns)
     height = 0.9 * rows + 0.4  # inches: the rows, and 0.4 for the title
-    figure, grid = plt.subplots(rows, columns, figsize=(0.9 * columns, height), squeeze=False)
+    figure, grid = subplots(rows, columns, figsize=(0.9 * columns, height), squeeze=False)
     for axes in grid.flat:
         axes.axis("off")
     for axes, image in zip(grid.flat, images):
@@ -147,7 +150,7 @@ def image_grid_figure(images, title: str, columns: int = 8):
 def episode_returns_figure(steps, returns, window: int = 20, evaluations=None):
     """Training episodes: each return as a dot at the step it ended, and its moving average;
     `evaluations` = (steps, mean returns) of the greedy evaluations made while training."""
-    figure, axes = plt.subplots(figsize=(7, 3.6))
+    figure, axes = subplots(figsize=(7, 3.6))
     axes.plot(steps, returns, ".", markersize=3, alpha=0.35, label="episode return while learning")
     if len(returns) >= window:
         average = np.convolve(returns, np.ones(window) / window, mode="valid")
@@ -161,7 +164,7 @@ def episode_returns_figure(steps, returns, window: int = 20, evaluations=None):
 
 def return_distribution_figure(returns, title: str):
     """A histogram of evaluation returns, with their mean marked."""
-    figure, axes = plt.subplots(figsize=(5.5, 3.4))
+    figure, axes = subplots(figsize=(5.5, 3.4))
     axes.hist(returns, bins=min(30, max(5, len(set(returns)))), color="tab:blue", alpha=0.8)
     axes.axvline(np.mean(returns), color="black", linestyle="--", label=f"mean {np.mean(returns):.1f}")
     axes.set(xlabel="return", ylabel="episodes", title=title)

@@ -8,6 +8,7 @@ depends on the label), so a test can demand real learning. Each split is its own
 test split is data the model has not seen.
 """
 
+import os
 import zlib
 
 import numpy as np
@@ -95,18 +96,44 @@ def tone_dataset(features, num_examples: int, seed: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_generator(examples, output_signature=signature)
 
 
+def learnable_dataset(features, split: str, num_examples: int) -> tf.data.Dataset:
+    """Examples for `features` (a dataset's `info.features`): band images, reviews or tones.
+
+    The seed comes from the split's name, so each split is its own draw."""
+    seed = zlib.crc32(str(split).encode())
+    if "audio" in features:
+        return tone_dataset(features, num_examples, seed)
+    if "text" in features:
+        extra_word = TEST_ONLY_WORD if str(split).startswith("test") else ""
+        reviews, labels = sentiment_reviews(num_examples, seed, extra_word)
+        return tf.data.Dataset.from_tensor_slices({"text": reviews, "label": labels})
+    images, labels = band_images(num_examples, features["image"].shape, features["label"].num_classes, seed)
+    return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
+
+
 def mock_learnable(num_examples: int):
     """`mock_data(...)` whose examples suit the dataset asked for: band images, reviews or tones."""
 
     def as_dataset_fn(builder, split, *args, **kwargs):
-        features, seed = builder.info.features, zlib.crc32(str(split).encode())
-        if "audio" in features:
-            return tone_dataset(features, num_examples, seed)
-        if "text" in features:
-            extra_word = TEST_ONLY_WORD if str(split).startswith("test") else ""
-            reviews, labels = sentiment_reviews(num_examples, seed, extra_word)
-            return tf.data.Dataset.from_tensor_slices({"text": reviews, "label": labels})
-        images, labels = band_images(num_examples, features["image"].shape, features["label"].num_classes, seed)
-        return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
+        return learnable_dataset(builder.info.features, split, num_examples)
 
     return tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn)
+
+
+def write_tfds_dataset(data_dir: str, name: str, splits, num_examples: int) -> None:
+    """Writes `splits` of learnable examples for dataset `name` to `data_dir` in TFDS' own
+    on-disk format.
+
+    Same name, version, config, features and splits as the real dataset, so `tfds.load(name,
+    data_dir=data_dir)` in any process reads them as it would a download (used where mocking in
+    the process is not possible, such as a notebook's kernel)."""
+    real = tfds.builder(name, data_dir=os.path.join(data_dir, "empty"))  # the code's info; no data read
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name=name,
+        version=str(real.info.version),
+        config=real.builder_config.name if real.builder_config else None,
+        split_datasets={split: learnable_dataset(real.info.features, split, num_examples) for split in splits},
+        features=real.info.features,
+        data_dir=data_dir,
+        description=f"Learnable stand-in for {name} (tests/synthetic.py)",
+    )

@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 
 import models  # noqa: E402  (registers every model)
 from training import distribution  # noqa: E402
-from training.errors import UsageError  # noqa: E402
+from training.errors import UsageError, WorkerLost  # noqa: E402
 
 
 def positive_int(text: str) -> int:
@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
+    except WorkerLost as error:
+        print(f"train.py: stopped: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -24,7 +24,7 @@ def conv_block(x, filters: int):
         # Normalises each filter's output over the batch while training; at validation time it
         # uses moving averages, which lag behind in the first epoch: expect a low first
         # validation accuracy that catches up by epoch 3 or 4.
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(synchronized=True)(x)
         x = layers.ReLU()(x)
     return layers.MaxPooling2D()(x)
 

@@ -34,17 +34,21 @@ class Backup(keras.callbacks.Callback):
         """Epochs the backup holds: the `initial_epoch` for `fit`."""
         return finished_epochs(self.backup_dir)
 
-    def restore(self, model: keras.Model) -> None:
-        """Attaches to a compiled model with a built optimizer and restores the last backup."""
+    def restore(self, model: keras.Model, epochs: int | None = None) -> None:
+        """Attaches to a compiled model with a built optimizer and restores the backup taken
+        after `epochs` epochs (default: the last one)."""
         # Every optimizer the model holds: a GAN keeps a second one for its generator.
         optimizers = [model.optimizer] + [value for value in vars(model).values()
                                           if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer]
         checkpoint = tf.train.Checkpoint(
             model=list(model.variables), optimizer=[variable for optimizer in optimizers for variable in optimizer.variables]
         )
-        self._manager = tf.train.CheckpointManager(checkpoint, self.backup_dir, max_to_keep=1)
-        if self._manager.latest_checkpoint:
-            checkpoint.restore(self._manager.latest_checkpoint).assert_existing_objects_matched()
+        # Two kept: with several workers, one may be killed after another saved its epoch, and
+        # all must resume from the last epoch every one of them saved (see distributed_fit).
+        self._manager = tf.train.CheckpointManager(checkpoint, self.backup_dir, max_to_keep=2)
+        path = self._manager.latest_checkpoint if epochs is None else os.path.join(self.backup_dir, f"ckpt-{epochs}")
+        if epochs != 0 and path:
+            checkpoint.restore(path).assert_existing_objects_matched()
 
     def on_epoch_end(self, epoch, logs=None):
         self._manager.save(checkpoint_number=epoch + 1)

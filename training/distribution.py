@@ -4,6 +4,7 @@ Models are built and compiled inside `strategy.scope()`, and every batch size in
 is the global one (split evenly across `strategy.num_replicas_in_sync` replicas).
 """
 
+import dataclasses
 import json
 import os
 
@@ -18,11 +19,18 @@ STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """auto: TF_CONFIG set -> multi-worker; several GPUs -> mirrored; one GPU -> that GPU;
     otherwise TensorFlow's default strategy (one device, no distribution)."""
+    if name == "auto" and os.environ.get("TF_CONFIG"):
+        name = "multi_worker"
+    if name == "multi_worker":
+        # Before anything else touches the devices: this strategy configures TensorFlow's
+        # runtime for collective operations, which is impossible once it has started.
+        if not os.environ.get("TF_CONFIG"):
+            raise UsageError("--strategy multi_worker needs TF_CONFIG to describe the cluster; see the "
+                             "README's \"Training on several machines\".")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
-        if os.environ.get("TF_CONFIG"):
-            name = "multi_worker"
-        elif len(gpus) > 1:
+        if len(gpus) > 1:
             name = "mirrored"
         elif len(gpus) == 1:
             name = "one_device"
@@ -37,11 +45,32 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
         # prove that results do not depend on the number of replicas.
         devices = gpus or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([device.name for device in devices])
-    if name == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise UsageError("--strategy multi_worker needs TF_CONFIG to describe the cluster.")
-        return tf.distribute.MultiWorkerMirroredStrategy()
     raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Worker:
+    """This process's place in a multi-worker cluster (one process alone: the chief, 0 of 1)."""
+
+    is_chief: bool
+    index: int
+    count: int
+
+
+def worker(strategy: tf.distribute.Strategy) -> Worker:
+    """The chief writes the run's outputs; it is the task of type "chief" if TF_CONFIG names
+    one, else worker 0, as in Keras and TensorFlow's own multi-worker tutorials."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return Worker(is_chief=True, index=0, count=1)
+    resolver = strategy.cluster_resolver
+    cluster = resolver.cluster_spec().as_dict()
+    count = sum(len(tasks) for task_type, tasks in cluster.items() if task_type in ("chief", "worker"))
+    if "chief" in cluster:
+        is_chief = resolver.task_type == "chief"
+        index = 0 if is_chief else resolver.task_id + 1
+    else:
+        is_chief, index = resolver.task_id == 0, resolver.task_id
+    return Worker(is_chief=is_chief, index=index, count=count)
 
 
 def describe(strategy: tf.distribute.Strategy) -> dict:

@@ -10,37 +10,55 @@ depends on which model runs.
 
 import json
 import os
+import shutil
+import tempfile
 
 import keras
 import tensorflow as tf
 
-from training import callbacks, distribution, figures, input_pipeline, runs
+from training import callbacks, distributed_fit, distribution, figures, input_pipeline, runs
 from training.config import RunConfig, versions
-from training.errors import UsageError
+from training.errors import UsageError, WorkerLost
 from training.runs import CONFIG_FILE, MODEL_FILE
 
 EVALUATE_OPTIONS = ("split",)  # evaluate.py's flags that apply here
 
 
 def train(config: RunConfig, spec) -> dict:
-    """Trains `spec` as `config` says and returns the test metrics."""
+    """Trains `spec` as `config` says and returns the test metrics.
+
+    With several workers (TF_CONFIG set) every worker runs this same function; only the chief
+    writes to the run directory, the others write to a temporary folder that is deleted at the
+    end, and each worker keeps its own backup in RUN_DIR/backup/worker-<index>."""
+    strategy = distribution.get_strategy(config.strategy)  # first: see distribution.get_strategy
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     precision = distribution.set_mixed_precision(config.mixed_precision)
-    strategy = distribution.get_strategy(config.strategy)
     devices = distribution.describe(strategy)
+    worker = distribution.worker(strategy)
     print(f"Devices: {', '.join(devices['devices'])}; {devices['strategy']} with "
           f"{devices['replicas']} replica(s); precision {precision}.")
+    out_dir, backup_dir = config.run_dir, os.path.join(config.run_dir, "backup")
+    if worker.count > 1:
+        print(f"Worker {worker.index} of {worker.count}" + (" (chief): writes the run directory." if worker.is_chief
+              else ": the chief writes the run directory; this worker's copy goes to a temporary folder."))
+        if not worker.is_chief:
+            out_dir = tempfile.mkdtemp(prefix=f"worker-{worker.index}-")
+            backup_dir = os.path.join(config.run_dir, "backup", f"worker-{worker.index}")
 
     examples, info, splits = input_pipeline.load(
         config.dataset, config.data_dir, config.train_split, config.val_split, config.test_split
     )
     data_info = spec.describe_data(config.dataset, info)
-    _check_replicas_can_split(strategy, examples["train"], spec.preprocess)
-    runs.check_run_dir(config)
-    backup = callbacks.Backup(os.path.join(config.run_dir, "backup"))
+    if worker.count == 1:  # several workers train with distributed_fit, which splits any input
+        _check_replicas_can_split(strategy, examples["train"], spec.preprocess)
+    if worker.is_chief:
+        runs.check_run_dir(config)
+    backup = callbacks.Backup(backup_dir)
     initial_epoch = backup.finished_epochs()  # > 0: resume, and skip the data already trained on
+    if worker.count > 1:
+        initial_epoch = distributed_fit.epochs_every_worker_finished(strategy, initial_epoch)
 
     train_stream, steps_per_epoch = input_pipeline.training_stream(
         examples["train"], spec.preprocess, config.batch_size, config.seed,
@@ -61,28 +79,39 @@ def train(config: RunConfig, spec) -> dict:
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=spec.loss, metrics=list(spec.metrics))
         model.optimizer.build(model.trainable_variables)  # so a backup can be restored into it
 
-    os.makedirs(config.run_dir, exist_ok=True)
-    with open(os.path.join(config.run_dir, CONFIG_FILE), "w") as file:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, CONFIG_FILE), "w") as file:
         file.write(config.to_json(resolved_splits=vars(splits), data=vars(data_info),
                                   versions=versions(), devices=devices, precision=precision))
-    backup.restore(model)
+    backup.restore(model, initial_epoch)
     if initial_epoch:
         print(f"Resuming {config.run_dir} after epoch {initial_epoch} of {config.epochs}.")
-    history_path = os.path.join(config.run_dir, "history.csv")
+    history_path = os.path.join(out_dir, "history.csv")
     callbacks.truncate_history(history_path, initial_epoch)
 
-    log_dir = os.path.join(config.run_dir, "logs")
+    log_dir = os.path.join(out_dir, "logs")
+    training_callbacks = (callbacks.standard_callbacks(out_dir, backup, steps_per_epoch * config.batch_size)
+                          + spec.callbacks(data_info, validation, log_dir))
     try:
-        model.fit(
-            train_stream,
-            validation_data=validation,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
-            shuffle=False,  # the stream is already shuffled, reproducibly
-            callbacks=callbacks.standard_callbacks(config.run_dir, backup, steps_per_epoch * config.batch_size)
-            + spec.callbacks(data_info, validation, log_dir),
-        )
+        if worker.count > 1:  # Keras' fit fails here: see training/distributed_fit.py
+            distributed_fit.fit(model, strategy, train_stream, validation, config.epochs, initial_epoch,
+                                steps_per_epoch, training_callbacks, verbose=1 if worker.is_chief else 0)
+        else:
+            model.fit(
+                train_stream,
+                validation_data=validation,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                shuffle=False,  # the stream is already shuffled, reproducibly
+                callbacks=training_callbacks,
+            )
+    except tf.errors.UnavailableError as error:  # multi-worker: a peer stopped answering
+        raise WorkerLost(
+            f"lost contact with another worker ({str(error).splitlines()[0][:200]}...). Restart every "
+            f"worker with the same command: they resume from the last epoch all of them finished "
+            f"(backups in {os.path.join(config.run_dir, 'backup')})."
+        ) from None
     except RuntimeError as error:
         if "NaN" not in str(error):
             raise
@@ -91,10 +120,18 @@ def train(config: RunConfig, spec) -> dict:
             "Start a new run with a lower --learning-rate."
         ) from None
 
-    metrics = _as_floats(model.evaluate(test, return_dict=True, verbose=0))
-    runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
-    runs.save_model(model, os.path.join(config.run_dir, MODEL_FILE))  # last: its presence means "finished"
+    if worker.count > 1:
+        metrics = distributed_fit.evaluate(model, strategy, test)
+    else:
+        metrics = _as_floats(model.evaluate(test, return_dict=True, verbose=0))
+    runs.write_json(os.path.join(out_dir, "metrics.json"), metrics)
+    runs.save_model(model, os.path.join(out_dir, MODEL_FILE))  # last: its presence means "finished"
     backup.remove()
+    if worker.count > 1:
+        # Equal on every worker: they trained one model together.
+        print(f"Worker {worker.index}: final weights fingerprint {distributed_fit.weights_fingerprint(model)}")
+        if not worker.is_chief:
+            shutil.rmtree(out_dir, ignore_errors=True)
     runs.print_summary("Test", metrics, config.run_dir)
     return metrics
 

@@ -1,0 +1,116 @@
+"""Two worker processes on 127.0.0.1 train one model together (MultiWorkerMirroredStrategy,
+configured through TF_CONFIG as a cluster manager would), as train.py runs on each machine.
+
+Each test starts both workers on free ports chosen at run time, and a watchdog kills every
+worker still running after a time limit, so a worker waiting for a missing peer cannot hang
+the suite.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from conftest import model_weights, run_training, start_training, tiny_flags
+
+WATCHDOG_SECONDS = 240
+FLAGS = ("--epochs", "3", "--seed", "3")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("127.0.0.1", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+def start_workers(flags, ports) -> list:
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    return [start_training(flags, environment={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
+            for index in range(len(ports))]
+
+
+def wait_for(workers, seconds=WATCHDOG_SECONDS) -> list[str]:
+    """Every worker's output; kills them all if any runs past `seconds`."""
+    deadline, outputs = time.monotonic() + seconds, []
+    try:
+        for worker in workers:
+            outputs.append(worker.communicate(timeout=max(1, deadline - time.monotonic()))[0])
+    except Exception:
+        for worker in workers:
+            worker.kill()
+        raise
+    return outputs
+
+
+def fingerprint(output: str) -> str:
+    return re.search(r"final weights fingerprint (\w+)", output).group(1)
+
+
+@pytest.fixture(scope="module")
+def two_worker_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("two-workers") / "run"
+    workers = start_workers(tiny_flags("cnn", run_dir, *FLAGS), free_ports(2))
+    outputs = wait_for(workers)
+    for worker, output in zip(workers, outputs):
+        assert worker.returncode == 0, output[-3000:]
+    return run_dir, outputs
+
+
+def test_both_workers_end_with_identical_weights(two_worker_run):
+    _, outputs = two_worker_run
+    assert "Worker 0 of 2 (chief)" in outputs[0] and "Worker 1 of 2:" in outputs[1]
+    assert fingerprint(outputs[0]) == fingerprint(outputs[1])
+
+
+def test_only_the_chief_writes_the_run_directory(two_worker_run):
+    run_dir, outputs = two_worker_run
+    assert sorted(os.listdir(run_dir)) == ["config.json", "history.csv", "logs", "metrics.json", "model.keras"]
+    assert len(open(run_dir / "history.csv").readlines()) == 1 + 3  # one history: the chief's
+    assert "Epoch 3/3" in outputs[0] and "Epoch" not in outputs[1]  # one progress bar
+
+
+def test_two_workers_match_one_process_with_the_same_global_batch(two_worker_run, tmp_path):
+    run_dir, _ = two_worker_run
+    run_training(tiny_flags("cnn", tmp_path / "one", *FLAGS))
+    # Same global batch of 16, split 8 + 8: the same math up to the order of float additions.
+    for two, one in zip(model_weights(run_dir), model_weights(tmp_path / "one")):
+        np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)
+    two_history = np.genfromtxt(run_dir / "history.csv", delimiter=",", names=True)
+    one_history = np.genfromtxt(tmp_path / "one" / "history.csv", delimiter=",", names=True)
+    np.testing.assert_allclose(two_history["loss"], one_history["loss"], rtol=1e-4)
+
+
+def test_killed_worker_restart_resumes_and_finishes(two_worker_run, tmp_path):
+    run_dir = tmp_path / "run"
+    flags = tiny_flags("cnn", run_dir, *FLAGS)
+    workers = start_workers(flags, free_ports(2))
+    try:
+        deadline = time.monotonic() + WATCHDOG_SECONDS
+        while not os.path.exists(run_dir / "backup" / "worker-1" / "checkpoint"):  # worker 1 finished epoch 1
+            assert time.monotonic() < deadline and workers[0].poll() is None, "no backup came"
+            time.sleep(0.05)
+        workers[1].send_signal(signal.SIGKILL)
+        chief_output = wait_for(workers[:1], seconds=120)[0]  # the chief notices and stops, it does not hang
+        assert workers[0].returncode != 0
+    finally:
+        for worker in workers:
+            worker.kill()
+            worker.wait()
+    assert "lost contact with another worker" in chief_output, chief_output[-2000:]
+
+    restarted = start_workers(flags, free_ports(2))  # new ports: as a cluster manager would
+    outputs = wait_for(restarted)
+    for worker, output in zip(restarted, outputs):
+        assert worker.returncode == 0, output[-3000:]
+        assert re.search(r"Resuming .* after epoch [12] of 3", output), output[-2000:]
+    # Nothing lost: the same weights as the uninterrupted run.
+    assert fingerprint(outputs[0]) == fingerprint(outputs[1]) == fingerprint(two_worker_run[1][0])

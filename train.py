@@ -51,6 +51,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strategy", default="auto", choices=distribution.STRATEGIES,
                         help="tf.distribute strategy (default: auto picks from TF_CONFIG and the GPUs)")
     parser.add_argument("--mixed-precision", action="store_true", help="train in mixed_float16 (GPU only)")
+    parser.add_argument("--jit-compile", action=argparse.BooleanOptionalAction,
+                        help="compile each training step with XLA (default: Keras decides; on when a GPU is "
+                             "present and every layer supports it); --no-jit-compile turns it off")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout and shuffling")
     parser.add_argument("--deterministic", action="store_true",
                         help="make TensorFlow ops deterministic: same seed, same weights (slower)")

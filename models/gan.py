@@ -64,6 +64,9 @@ class GAN(generative.GenerativeModel):
             settings["beta_1"] = ADAM_BETA_1
         super().compile(optimizer=optimizer.__class__.from_config(settings), **kwargs)  # the discriminator's
         self.generator_optimizer = optimizer.__class__.from_config(settings)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):  # mixed precision: compile
+            # wrapped the discriminator's optimizer; the generator's needs its own loss scale.
+            self.generator_optimizer = keras.optimizers.LossScaleOptimizer(self.generator_optimizer)
         self.generator_optimizer.build(self.generator.trainable_variables)
 
     def call(self, images, training=False):

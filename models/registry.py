@@ -98,7 +98,7 @@ class ModelSpec:
         return _config(self, args, dataset, dataset=dataset, epochs=args.epochs or self.epochs,
                        data_dir=args.data_dir, train_split=args.train_split, val_split=args.val_split,
                        test_split=args.test_split, steps_per_epoch=args.steps_per_epoch,
-                       mixed_precision=args.mixed_precision)
+                       mixed_precision=args.mixed_precision, jit_compile=args.jit_compile)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,9 +144,9 @@ class AgentSpec:
 
     def make_config(self, args) -> RunConfig:
         _refuse_flags(self.name, args, DATASET_FLAGS, "it learns in an environment (--env), not from a dataset")
-        if args.mixed_precision or args.strategy in ("mirrored", "multi_worker"):
+        if args.mixed_precision or args.jit_compile is not None or args.strategy in ("mirrored", "multi_worker"):
             raise UsageError(f"{self.name} acts one step at a time with tiny networks, on one device; "
-                             "leave out --mixed-precision and --strategy.")
+                             "leave out --mixed-precision, --jit-compile and --strategy.")
         environment = args.env or self.environment
         return _config(self, args, environment, environment=environment,
                        env_steps=args.env_steps or self.env_steps)

@@ -31,7 +31,8 @@ def build_speech(data, hyperparameters) -> keras.Model:
     x = audio.LogMelSpectrogram(
         data.sample_rate, hyperparameters["num_mel_bins"], name=audio.SPECTROGRAM_NAME, dtype="float32"
     )(x)  # (batch, frames, num_mel_bins)
-    x = layers.Normalization(axis=-1, name=audio.NORMALIZATION_NAME)(x)  # per band, adapted on training clips
+    # Per band, adapted on training clips (float32 too: its statistics are computed in it).
+    x = layers.Normalization(axis=-1, name=audio.NORMALIZATION_NAME, dtype="float32")(x)
     *lower_units, top_units = hyperparameters["lstm_units"]
     for units in lower_units:
         x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x)  # (batch, frames, 2 * units)

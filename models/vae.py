@@ -72,7 +72,7 @@ class VAE(generative.GenerativeModel):
         super().__init__(("loss", "reconstruction_loss", "kl_loss"), **kwargs)
         self.encoder = encoder
         self.decoder = decoder
-        self.sampling = Sampling(name="sampling")
+        self.sampling = Sampling(name="sampling", dtype="float32")  # as the mean and log-variance are
 
     @property
     def latent_dim(self) -> int:
@@ -125,8 +125,9 @@ def build_encoder(input_shape, hyperparameters) -> keras.Model:
     for filters in hyperparameters["filters"]:  # each strided conv halves the resolution
         x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(layers.Flatten()(x))
-    mean = layers.Dense(hyperparameters["latent_dim"], name="mean")(x)
-    log_variance = layers.Dense(hyperparameters["latent_dim"], name="log_variance")(x)
+    # float32 under mixed precision: the KL term and exp(log_variance) need the range.
+    mean = layers.Dense(hyperparameters["latent_dim"], dtype="float32", name="mean")(x)
+    log_variance = layers.Dense(hyperparameters["latent_dim"], dtype="float32", name="log_variance")(x)
     return keras.Model(images, [mean, log_variance], name="encoder")
 
 

@@ -53,7 +53,9 @@ def run_train(argv, capsys, mocked=True):
         (["--model", "dqn", "--dataset", "mnist"], "dqn does not take --dataset: it learns in an environment"),
         (["--model", "policy_gradient", "--epochs", "3"], "does not take --epochs"),
         (["--model", "cnn", "--env", "CartPole-v1"], "cnn does not take --env: it learns from a dataset"),
-        (["--model", "dqn", "--strategy", "mirrored"], "leave out --mixed-precision and --strategy"),
+        (["--model", "dqn", "--strategy", "mirrored"], "leave out --mixed-precision, --jit-compile and --strategy"),
+        (["--model", "policy_gradient", "--jit-compile"], "leave out --mixed-precision, --jit-compile and --strategy"),
+        (["--model", "mlp", "--strategy", "multi_worker"], "needs TF_CONFIG to describe the cluster"),
         (["--model", "dqn", "--set", "hidden_units=0"], "cannot build dqn"),
     ],
 )

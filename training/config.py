@@ -35,6 +35,7 @@ class RunConfig:
     steps_per_epoch: int | None = None
     strategy: str = "auto"
     mixed_precision: bool = False
+    jit_compile: bool | None = None  # None: Keras' "auto"
     seed: int = 0
     deterministic: bool = False
 
@@ -50,7 +51,7 @@ class RunConfig:
 
     def training_differences(self, other: "RunConfig") -> list[str]:
         """Fields that change what is trained (a run cannot resume under different ones)."""
-        ignored = {"run_dir", "data_dir", "strategy"}
+        ignored = {"run_dir", "data_dir", "strategy", "jit_compile"}  # how, not what
         return [
             field.name
             for field in dataclasses.fields(self)

@@ -98,6 +98,9 @@ def _step_function(model, strategy, step):
     A replica's logs are its running averages over the batches it saw this epoch; every replica
     sees equally large shares, so their mean is the average over the global batches."""
 
+    if model.jit_compile:  # XLA compiles the step itself; the all-reduce stays outside it
+        step = tf.function(step, jit_compile=True)
+
     @tf.function
     def run(distributed_batch):
         logs = strategy.run(step, args=(distributed_batch,))

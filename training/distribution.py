@@ -85,13 +85,17 @@ def describe(strategy: tf.distribute.Strategy) -> dict:
     }
 
 
+def gpu_visible() -> bool:
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def set_mixed_precision(enabled: bool) -> str:
     """mixed_float16 halves memory traffic on GPUs with tensor cores; on a CPU it only slows
     things down, so it is refused there instead of silently doing harm."""
     if not enabled:
         keras.mixed_precision.set_global_policy("float32")
         return "float32"
-    if not tf.config.list_logical_devices("GPU"):
+    if not gpu_visible():
         raise UsageError(
             "--mixed-precision speeds up training on GPUs only, and no GPU is visible here; "
             "drop the flag to train in float32 on the CPU."

@@ -76,7 +76,9 @@ def train(config: RunConfig, spec) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch
         )
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=spec.loss, metrics=list(spec.metrics))
+        # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=spec.loss, metrics=list(spec.metrics),
+                      jit_compile="auto" if config.jit_compile is None else config.jit_compile)
         model.optimizer.build(model.trainable_variables)  # so a backup can be restored into it
 
     os.makedirs(out_dir, exist_ok=True)

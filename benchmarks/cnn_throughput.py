@@ -80,7 +80,7 @@ def main() -> None:
     args, flags = parser.parse_known_args()
     run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
     argv = ["--model", args.model, "--run-dir", run_dir, *flags]  # one argv: both measure one config
-    config = train.make_config(train.make_parser().parse_args(argv))
+    config = models.get_spec(args.model).make_config(train.make_parser().parse_args(argv))
     # Compute-only first: afterwards the training run's prefetching threads may still hold a core.
     compute_only_speed = compute_only(config)
     result = end_to_end(argv, run_dir)

@@ -89,6 +89,14 @@ def test_two_workers_match_one_process_with_the_same_global_batch(two_worker_run
     np.testing.assert_allclose(two_history["loss"], one_history["loss"], rtol=1e-4)
 
 
+def test_a_batch_that_does_not_split_evenly_is_refused_on_every_worker(tmp_path):
+    workers = start_workers(tiny_flags("mlp", tmp_path / "run", "--batch-size", "15"), free_ports(2))
+    for worker, output in zip(workers, wait_for(workers)):
+        assert worker.returncode == 2
+        assert "--batch-size 15 does not split evenly across 2 workers; pick a multiple of 2" in output
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_killed_worker_restart_resumes_and_finishes(two_worker_run, tmp_path):
     run_dir = tmp_path / "run"
     flags = tiny_flags("cnn", run_dir, *FLAGS)

@@ -59,11 +59,14 @@ def evaluate(model, strategy, batches) -> dict:
     """`model.evaluate(batches, return_dict=True)` under `strategy`: metrics over all batches."""
     test_function = _step_function(model, strategy, model.test_step)
     model.reset_metrics()
-    logs = {}
     for batch in strategy.experimental_distribute_dataset(_shard_by_data(batches)):
-        logs = test_function(batch)
+        test_function(batch)
+    # Read outside the replicas, each metric's totals and counts are summed over all of them
+    # (an all-reduce): exact averages over every example, however unevenly the last, partial
+    # batch was shared.
+    logs = _as_floats(tf.function(model.get_metrics_result)())
     model.reset_metrics()  # the next training epoch starts its own averages
-    return _as_floats(logs)
+    return logs
 
 
 def epochs_every_worker_finished(strategy, finished_epochs: int) -> int:

@@ -41,6 +41,9 @@ def train(config: RunConfig, spec) -> dict:
           f"{devices['replicas']} replica(s); precision {precision}.")
     out_dir, backup_dir = config.run_dir, os.path.join(config.run_dir, "backup")
     if worker.count > 1:
+        if config.batch_size % worker.count:
+            raise UsageError(f"--batch-size {config.batch_size} does not split evenly across {worker.count} workers; "
+                             f"pick a multiple of {worker.count}, so every worker's examples weigh the same.")
         print(f"Worker {worker.index} of {worker.count}" + (" (chief): writes the run directory." if worker.is_chief
               else ": the chief writes the run directory; this worker's copy goes to a temporary folder."))
         if not worker.is_chief:

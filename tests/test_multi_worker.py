@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+import train
 from conftest import model_weights, run_training, start_training, tiny_flags
 
 WATCHDOG_SECONDS = 240
@@ -89,11 +90,15 @@ def test_two_workers_match_one_process_with_the_same_global_batch(two_worker_run
     np.testing.assert_allclose(two_history["loss"], one_history["loss"], rtol=1e-4)
 
 
-def test_a_batch_that_does_not_split_evenly_is_refused_on_every_worker(tmp_path):
-    workers = start_workers(tiny_flags("mlp", tmp_path / "run", "--batch-size", "15"), free_ports(2))
-    for worker, output in zip(workers, wait_for(workers)):
-        assert worker.returncode == 2
-        assert "--batch-size 15 does not split evenly across 2 workers; pick a multiple of 2" in output
+@pytest.mark.parametrize("tf_config, message", [
+    (json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}),
+     "--batch-size 15 does not split evenly across 2 workers; pick a multiple of 2"),
+    ('{"cluster": ', "TF_CONFIG does not describe a cluster"),
+])
+def test_bad_cluster_settings_are_refused_before_any_worker_waits(tf_config, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TF_CONFIG", tf_config)  # refused before the strategy exists: safe in this process
+    assert train.main(tiny_flags("mlp", tmp_path / "run", "--batch-size", "15")) == 2
+    assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "run")
 
 

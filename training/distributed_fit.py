@@ -32,6 +32,7 @@ def fit(model, strategy, train_stream, validation, epochs, initial_epoch, steps_
     """`model.fit(train_stream, validation_data=validation, epochs=..., initial_epoch=...,
     steps_per_epoch=..., callbacks=...)` under `strategy`; returns the last epoch's logs."""
     train_function = _step_function(model, strategy, model.train_step)
+    test_function = _step_function(model, strategy, model.test_step)  # traced once, used every epoch
     model.train_function = train_function  # where Keras' TensorBoard callback finds the graph
     callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=verbose > 0, model=model, verbose=verbose,
                                                  epochs=epochs, steps=steps_per_epoch)
@@ -47,7 +48,7 @@ def fit(model, strategy, train_stream, validation, epochs, initial_epoch, steps_
             logs = _as_floats(train_function(next(batches)))
             callback_list.on_train_batch_end(step, logs)
         epoch_logs = dict(logs)
-        epoch_logs.update({f"val_{name}": value for name, value in evaluate(model, strategy, validation).items()})
+        epoch_logs.update({f"val_{name}": value for name, value in evaluate(model, strategy, validation, test_function).items()})
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
             break
@@ -55,9 +56,9 @@ def fit(model, strategy, train_stream, validation, epochs, initial_epoch, steps_
     return epoch_logs
 
 
-def evaluate(model, strategy, batches) -> dict:
+def evaluate(model, strategy, batches, test_function=None) -> dict:
     """`model.evaluate(batches, return_dict=True)` under `strategy`: metrics over all batches."""
-    test_function = _step_function(model, strategy, model.test_step)
+    test_function = test_function or _step_function(model, strategy, model.test_step)
     model.reset_metrics()
     for batch in strategy.experimental_distribute_dataset(_shard_by_data(batches)):
         test_function(batch)

@@ -48,6 +48,19 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
 
 
+def cluster_size(strategy_name: str) -> int:
+    """How many workers TF_CONFIG describes (1 without it), read before TensorFlow starts, so
+    that a bad cluster or batch size is refused before the workers wait for each other."""
+    if strategy_name not in ("auto", "multi_worker") or not os.environ.get("TF_CONFIG"):
+        return 1
+    try:
+        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
+        return sum(len(cluster.get(task_type, [])) for task_type in ("chief", "worker"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
+                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.') from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Worker:
     """This process's place in a multi-worker cluster (one process alone: the chief, 0 of 1)."""

@@ -30,6 +30,10 @@ def train(config: RunConfig, spec) -> dict:
     With several workers (TF_CONFIG set) every worker runs this same function; only the chief
     writes to the run directory, the others write to a temporary folder that is deleted at the
     end, and each worker keeps its own backup in RUN_DIR/backup/worker-<index>."""
+    workers = distribution.cluster_size(config.strategy)
+    if config.batch_size % workers:  # refused before the workers wait for each other
+        raise UsageError(f"--batch-size {config.batch_size} does not split evenly across {workers} workers; "
+                         f"pick a multiple of {workers}, so every worker's examples weigh the same.")
     strategy = distribution.get_strategy(config.strategy)  # first: see distribution.get_strategy
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -41,9 +45,6 @@ def train(config: RunConfig, spec) -> dict:
           f"{devices['replicas']} replica(s); precision {precision}.")
     out_dir, backup_dir = config.run_dir, os.path.join(config.run_dir, "backup")
     if worker.count > 1:
-        if config.batch_size % worker.count:
-            raise UsageError(f"--batch-size {config.batch_size} does not split evenly across {worker.count} workers; "
-                             f"pick a multiple of {worker.count}, so every worker's examples weigh the same.")
         print(f"Worker {worker.index} of {worker.count}" + (" (chief): writes the run directory." if worker.is_chief
               else ": the chief writes the run directory; this worker's copy goes to a temporary folder."))
         if not worker.is_chief:

@@ -168,6 +168,16 @@ def _config(spec, args, data: str, **specific) -> RunConfig:
     )
 
 
+def hyperparameter_flags(hyperparameters: dict) -> list[str]:
+    """`--set KEY=VALUE` flags that give these hyperparameters (tuples as comma-separated lists):
+    what `apply_overrides` reads back."""
+    flags = []
+    for key, value in hyperparameters.items():
+        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+        flags += ["--set", f"{key}={text}"]
+    return flags
+
+
 def _refuse_flags(model: str, args, flags: tuple[str, ...], reason: str) -> None:
     given = ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag, None) is not None]
     if given:

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 import evaluate as evaluate_script  # noqa: E402
 import models  # noqa: E402  (registers every model)
 import train as train_script  # noqa: E402
+from models import registry  # noqa: E402
 
 try:  # in Jupyter: show figures inline, including the Figure objects training/figures.py returns
     from IPython import get_ipython
@@ -52,10 +53,7 @@ def quick_flags(model: str) -> list[str]:
         flags = ["--env-steps", str(QUICK_ENV_STEPS)]
     else:
         flags = ["--epochs", str(QUICK_EPOCHS), "--batch-size", str(QUICK_BATCH_SIZE)]
-    for key, value in spec.test_hyperparameters.items():
-        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        flags += ["--set", f"{key}={text}"]
-    return flags
+    return flags + registry.hyperparameter_flags(spec.test_hyperparameters)
 
 
 def train(model: str, *flags: str, label: str | None = None) -> str:

@@ -10,6 +10,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import models  # noqa: E402,F401  (registers the models, needed to load model.keras)
+from models import registry  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPER = os.path.join(ROOT, "tests", "run_with_mock_data.py")
@@ -19,10 +20,7 @@ def tiny_flags(model: str, run_dir, *extra) -> list[str]:
     """train.py flags for a few-second run with the model's tiny test hyperparameters."""
     spec = models.get_spec(model)
     flags = ["--model", model, "--run-dir", str(run_dir), "--batch-size", "16"]
-    for key, value in spec.test_hyperparameters.items():
-        text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-        flags += ["--set", f"{key}={text}"]
-    return flags + list(extra)
+    return flags + registry.hyperparameter_flags(spec.test_hyperparameters) + list(extra)
 
 
 def start_training(flags, logical_cpus=1, examples=256, environment=None) -> subprocess.Popen:

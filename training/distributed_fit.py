@@ -23,6 +23,8 @@ Every worker runs all of this, the callbacks included: a worker that skipped a s
 reading a metric) would leave the others waiting for it in a collective operation.
 """
 
+import hashlib
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -88,8 +90,6 @@ def epochs_every_worker_finished(strategy, finished_epochs: int) -> int:
 
 def weights_fingerprint(model) -> str:
     """A short hash of every weight's bytes: equal on two workers means identical weights."""
-    import hashlib
-
     digest = hashlib.sha256()
     for weight in model.weights:
         digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())

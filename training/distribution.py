@@ -48,19 +48,6 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     raise UsageError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
 
 
-def cluster_size(strategy_name: str) -> int:
-    """How many workers TF_CONFIG describes (1 without it), read before TensorFlow starts, so
-    that a bad cluster or batch size is refused before the workers wait for each other."""
-    if strategy_name not in ("auto", "multi_worker") or not os.environ.get("TF_CONFIG"):
-        return 1
-    try:
-        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
-        return sum(len(cluster.get(task_type, [])) for task_type in ("chief", "worker"))
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
-                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.') from None
-
-
 @dataclasses.dataclass(frozen=True)
 class Worker:
     """This process's place in a multi-worker cluster (one process alone: the chief, 0 of 1)."""
@@ -70,20 +57,24 @@ class Worker:
     count: int
 
 
-def worker(strategy: tf.distribute.Strategy) -> Worker:
-    """The chief writes the run's outputs; it is the task of type "chief" if TF_CONFIG names
-    one, else worker 0, as in Keras and TensorFlow's own multi-worker tutorials."""
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+def worker(strategy_name: str) -> Worker:
+    """This process's place in the cluster TF_CONFIG describes, read before TensorFlow starts,
+    so that a bad cluster or batch size is refused before the workers wait for each other.
+
+    The chief writes the run's outputs: the task of type "chief" if TF_CONFIG names one, else
+    worker 0, as in Keras and TensorFlow's own multi-worker tutorials."""
+    if strategy_name not in ("auto", "multi_worker") or not os.environ.get("TF_CONFIG"):
         return Worker(is_chief=True, index=0, count=1)
-    resolver = strategy.cluster_resolver
-    cluster = resolver.cluster_spec().as_dict()
-    count = sum(len(tasks) for task_type, tasks in cluster.items() if task_type in ("chief", "worker"))
+    try:
+        tf_config = json.loads(os.environ["TF_CONFIG"])
+        cluster, task_type, task_index = tf_config["cluster"], tf_config["task"]["type"], int(tf_config["task"]["index"])
+        count = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
+                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.') from None
     if "chief" in cluster:
-        is_chief = resolver.task_type == "chief"
-        index = 0 if is_chief else resolver.task_id + 1
-    else:
-        is_chief, index = resolver.task_id == 0, resolver.task_id
-    return Worker(is_chief=is_chief, index=index, count=count)
+        return Worker(is_chief=task_type == "chief", index=0 if task_type == "chief" else task_index + 1, count=count)
+    return Worker(is_chief=task_index == 0, index=task_index, count=count)
 
 
 def describe(strategy: tf.distribute.Strategy) -> dict:

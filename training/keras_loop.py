@@ -30,17 +30,16 @@ def train(config: RunConfig, spec) -> dict:
     With several workers (TF_CONFIG set) every worker runs this same function; only the chief
     writes to the run directory, the others write to a temporary folder that is deleted at the
     end, and each worker keeps its own backup in RUN_DIR/backup/worker-<index>."""
-    workers = distribution.cluster_size(config.strategy)
-    if config.batch_size % workers:  # refused before the workers wait for each other
-        raise UsageError(f"--batch-size {config.batch_size} does not split evenly across {workers} workers; "
-                         f"pick a multiple of {workers}, so every worker's examples weigh the same.")
+    worker = distribution.worker(config.strategy)
+    if config.batch_size % worker.count:  # refused before the workers wait for each other
+        raise UsageError(f"--batch-size {config.batch_size} does not split evenly across {worker.count} workers; "
+                         f"pick a multiple of {worker.count}, so every worker's examples weigh the same.")
     strategy = distribution.get_strategy(config.strategy)  # first: see distribution.get_strategy
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     precision = distribution.set_mixed_precision(config.mixed_precision)
     devices = distribution.describe(strategy)
-    worker = distribution.worker(strategy)
     print(f"Devices: {', '.join(devices['devices'])}; {devices['strategy']} with "
           f"{devices['replicas']} replica(s); precision {precision}.")
     out_dir, backup_dir = config.run_dir, os.path.join(config.run_dir, "backup")

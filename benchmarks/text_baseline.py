@@ -24,7 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from training import input_pipeline, preprocessing, text  # noqa: E402
+from training import input_pipeline, preprocessing  # noqa: E402
+from models import text  # noqa: E402
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ import keras
 from keras import layers
 
 from models.registry import ModelSpec, register
-from training import classification, preprocessing
+from training import preprocessing
+from models import classification
 
 
 def conv_block(x, filters: int):

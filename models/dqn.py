@@ -17,7 +17,8 @@ import tensorflow as tf
 from keras import layers
 
 from models.registry import AgentSpec, register
-from training import agent_loop, reinforcement
+from training import agent_loop
+from models import reinforcement
 
 
 def build_q_network(observation_size: int, num_actions: int, hidden_units) -> keras.Model:

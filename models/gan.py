@@ -20,7 +20,8 @@ import tensorflow as tf
 from keras import layers
 
 from models.registry import ModelSpec, get_spec, register
-from training import figures, generative, preprocessing
+from training import figures, preprocessing
+from models import generative
 
 INTERPOLATION_STEPS = 10
 ADAM_BETA_1 = 0.5

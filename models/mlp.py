@@ -14,7 +14,8 @@ import keras
 from keras import layers
 
 from models.registry import ModelSpec, register
-from training import classification, preprocessing
+from training import preprocessing
+from models import classification
 
 
 def build_mlp(data, hyperparameters) -> keras.Model:

@@ -21,7 +21,8 @@ import tensorflow as tf
 from keras import layers
 
 from models.registry import AgentSpec, register
-from training import agent_loop, reinforcement
+from training import agent_loop
+from models import reinforcement
 
 
 def build_network(observation_size: int, outputs: int, hidden_units, name: str) -> keras.Model:

@@ -19,7 +19,8 @@ import keras
 from keras import layers
 
 from models.registry import CommandLineInput, ModelSpec, register
-from training import classification, preprocessing, text
+from training import preprocessing
+from models import classification, text
 
 
 def build_rnn(data, hyperparameters) -> keras.Model:

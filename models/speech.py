@@ -19,7 +19,8 @@ import keras
 from keras import layers
 
 from models.registry import CommandLineInput, ModelSpec, register
-from training import audio, preprocessing
+from training import preprocessing
+from models import audio
 
 
 def build_speech(data, hyperparameters) -> keras.Model:

@@ -23,7 +23,8 @@ import tensorflow as tf
 from keras import layers, ops
 
 from models.registry import CommandLineInput, ModelSpec, register
-from training import classification, figures, preprocessing, text
+from training import figures, preprocessing
+from models import classification, text
 
 ATTENTION_TOKENS = 32  # words shown in the attention heatmap
 

@@ -27,7 +27,8 @@ from scipy.special import erfinv
 from keras import layers, ops
 
 from models.registry import ModelSpec, get_spec, register
-from training import figures, generative, preprocessing
+from training import figures, preprocessing
+from models import generative
 
 MANIFOLD_STEPS = 15  # the 2-D latent manifold figure decodes a 15x15 grid of points
 

@@ -16,7 +16,7 @@ from conftest import ROOT, tiny_flags
 from models import vae
 from synthetic import mock_learnable
 from test_train_evaluate import summary_tags
-from training import generative
+from models import generative
 
 GENERATIVE_MODELS = ["gan", "vae"]
 EPOCHS = 2

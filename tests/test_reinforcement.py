@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training import reinforcement
+from models import reinforcement
 
 
 def test_discounted_returns_of_a_short_episode():

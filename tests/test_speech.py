@@ -19,7 +19,8 @@ import train
 from conftest import ROOT, tiny_flags
 from synthetic import SPEAKERS, mock_learnable, tone_clips, tone_hertz
 from test_train_evaluate import summary_tags
-from training import audio, input_pipeline
+from training import input_pipeline
+from models import audio
 
 SAMPLE_RATE = 8000  # spoken_digit's
 NUM_MEL_BINS = 40

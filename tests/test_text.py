@@ -17,7 +17,8 @@ import train
 from conftest import ROOT, start_training, tiny_flags
 from synthetic import NEGATIVE_WORDS, POSITIVE_WORDS, TEST_ONLY_WORD, mock_learnable, sentiment_reviews
 from test_train_evaluate import summary_tags
-from training import preprocessing, text
+from training import preprocessing
+from models import text
 
 TEXT_MODELS = ["rnn", "transformer"]
 REVIEWS = ["a wonderful, moving film", "dull and far too long"]

@@ -20,7 +20,8 @@ import scipy.signal
 import tensorflow as tf
 from keras import layers
 
-from training import classification, figures
+from training import figures
+from models import classification
 from training.errors import UsageError
 
 FIXED_LENGTH_NAME = "fixed_length"

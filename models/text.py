@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from training import classification
+from models import classification
 from training.errors import UsageError
 
 VECTORIZER_NAME = "vectorize"

@@ -24,11 +24,18 @@ from training.errors import UsageError  # noqa: E402
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a run directory written by train.py")
-    parser.add_argument("--split", help="TFDS split string to evaluate on (default: the run's test split)")
-    parser.add_argument("--episodes", type=positive_int, help="agents: greedy episodes to run (default: 100)")
+    parser.add_argument(
+        "--split", help="TFDS split string to evaluate on (default: the run's test split)"
+    )
+    parser.add_argument(
+        "--episodes", type=positive_int, help="agents: greedy episodes to run (default: 100)"
+    )
     # One flag per kind of raw input some model declares (--text, ...), gathered from the registry.
-    inputs = {spec.command_line_input.flag: spec.command_line_input
-              for spec in map(models.get_spec, models.names()) if spec.command_line_input}
+    inputs = {
+        spec.command_line_input.flag: spec.command_line_input
+        for spec in map(models.get_spec, models.names())
+        if spec.command_line_input
+    }
     for flag, command_line_input in sorted(inputs.items()):
         parser.add_argument(flag, help=command_line_input.help)
     try:
@@ -38,12 +45,16 @@ def main(argv=None) -> int:
     try:
         config = runs.load_run_config(args.run_dir)
         spec = models.get_spec(config.model)
-        given = {flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None}
+        given = {
+            flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None
+        }
         if given:
             value = _the_one_input(spec, given)  # first: it refuses models that take no such input
             print(spec.loop.predict_one(config, spec, value))
         else:
-            spec.loop.evaluate(config, spec, **_options_for(spec, {"split": args.split, "episodes": args.episodes}))
+            spec.loop.evaluate(
+                config, spec, **_options_for(spec, {"split": args.split, "episodes": args.episodes})
+            )
     except UsageError as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2

@@ -27,7 +27,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="an agent, e.g. dqn or policy_gradient")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go")
+    parser.add_argument(
+        "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
+    )
     parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
     args = parser.parse_args()
     extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
@@ -35,21 +37,41 @@ def main() -> int:
     rows = []
     for seed in args.seeds:
         run_dir = os.path.join(args.runs, f"benchmark-{args.model}-seed{seed}")
-        shutil.rmtree(run_dir, ignore_errors=True)  # a benchmark measures a whole run, never a resume
-        for command in ([sys.executable, "train.py", "--model", args.model, "--seed", str(seed), "--run-dir", run_dir,
-                         *extra], [sys.executable, "evaluate.py", run_dir]):
+        shutil.rmtree(
+            run_dir, ignore_errors=True
+        )  # a benchmark measures a whole run, never a resume
+        for command in (
+            [
+                sys.executable,
+                "train.py",
+                "--model",
+                args.model,
+                "--seed",
+                str(seed),
+                "--run-dir",
+                run_dir,
+                *extra,
+            ],
+            [sys.executable, "evaluate.py", run_dir],
+        ):
             print(" ".join(command[1:]), flush=True)
             finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
             if finished.returncode != 0:
-                print(f"seed {seed} failed (exit {finished.returncode}); rerun its command to see why.")
+                print(
+                    f"seed {seed} failed (exit {finished.returncode}); rerun its command to see why."
+                )
                 return finished.returncode
         rows.append(summarize(seed, run_dir))
 
-    print(f"\n| {args.model} seed | steps trained | first greedy evaluation >= threshold | step kept | "
-          "100 greedy episodes: mean ± std (min) | solved | training time |\n| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        f"\n| {args.model} seed | steps trained | first greedy evaluation >= threshold | step kept | "
+        "100 greedy episodes: mean ± std (min) | solved | training time |\n| --- | --- | --- | --- | --- | --- | --- |"
+    )
     for row in rows:
-        print("| {seed} | {steps:,} | {first} | {kept:,} | {mean:.1f} ± {std:.1f} ({min:.0f}) | {solved} | "
-              "{minutes:.1f} min |".format(**row))
+        print(
+            "| {seed} | {steps:,} | {first} | {kept:,} | {mean:.1f} ± {std:.1f} ({min:.0f}) | {solved} | "
+            "{minutes:.1f} min |".format(**row)
+        )
     solved = sum(row["solved"] == "yes" for row in rows)
     print(f"\nSolved by {solved} of {len(rows)} seeds.")
     return 0
@@ -60,14 +82,28 @@ def summarize(seed: int, run_dir: str) -> dict:
         with open(os.path.join(run_dir, name)) as file:
             return json.load(file)
 
-    training, evaluation = read_json("metrics.json"), read_json(os.path.join("eval", "metrics.json"))
+    training, evaluation = (
+        read_json("metrics.json"),
+        read_json(os.path.join("eval", "metrics.json")),
+    )
     threshold = evaluation.get("reward_threshold", float("inf"))
     with open(os.path.join(run_dir, "evaluations.csv")) as file:
-        reached = [float(row["step"]) for row in csv.DictReader(file) if float(row["mean_return"]) >= threshold]
-    return {"seed": seed, "steps": training["env_steps"], "first": f"{reached[0]:,.0f}" if reached else "never",
-            "kept": training["best_evaluation_step"], "mean": evaluation["mean_return"],
-            "std": evaluation["std_return"], "min": evaluation["min_return"],
-            "solved": "yes" if evaluation.get("solved") else "no", "minutes": training["training_seconds"] / 60}
+        reached = [
+            float(row["step"])
+            for row in csv.DictReader(file)
+            if float(row["mean_return"]) >= threshold
+        ]
+    return {
+        "seed": seed,
+        "steps": training["env_steps"],
+        "first": f"{reached[0]:,.0f}" if reached else "never",
+        "kept": training["best_evaluation_step"],
+        "mean": evaluation["mean_return"],
+        "std": evaluation["std_return"],
+        "min": evaluation["min_return"],
+        "solved": "yes" if evaluation.get("solved") else "no",
+        "minutes": training["training_seconds"] / 60,
+    }
 
 
 if __name__ == "__main__":

@@ -44,8 +44,12 @@ def end_to_end(argv: list[str], run_dir: str) -> dict:
     with open(os.path.join(run_dir, "metrics.json")) as file:
         metrics = json.load(file)
     steady = history["examples_per_second"][1:] or history["examples_per_second"]
-    return {"test_accuracy": metrics["accuracy"], "wall_seconds": wall_seconds,
-            "epochs": len(history["epoch"]), "examples_per_second": statistics.median(steady)}
+    return {
+        "test_accuracy": metrics["accuracy"],
+        "wall_seconds": wall_seconds,
+        "epochs": len(history["epoch"]),
+        "examples_per_second": statistics.median(steady),
+    }
 
 
 def compute_only(config: RunConfig) -> float:
@@ -53,16 +57,27 @@ def compute_only(config: RunConfig) -> float:
     spec = models.get_spec(config.model)
     examples, info, _ = input_pipeline.load(config.dataset, config.data_dir, test=config.test_split)
     data_info = spec.describe_data(config.dataset, info)
-    batches = input_pipeline.evaluation_batches(examples["validation"], spec.preprocess, config.batch_size)
+    batches = input_pipeline.evaluation_batches(
+        examples["validation"], spec.preprocess, config.batch_size
+    )
     inputs, targets = (tf.concat(parts, axis=0) for parts in zip(*batches.take(8)))  # in memory
     model = spec.build_model(data_info, config.hyperparameters)
     if spec.adapt:  # e.g. a text model's vocabulary, learned from the training split
-        spec.adapt(model, input_pipeline.training_inputs(examples["train"], spec.preprocess, config.batch_size))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=spec.loss, metrics=list(spec.metrics))
+        spec.adapt(
+            model,
+            input_pipeline.training_inputs(examples["train"], spec.preprocess, config.batch_size),
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=spec.loss,
+        metrics=list(spec.metrics),
+    )
     # Batched like the driver's data, with an unknown batch size: one batch repeated with
     # `from_tensors` has a static batch shape, which on a CPU can pick other, slower kernels
     # (2x slower for this CNN on the 2-core machine in the README) and compares nothing.
-    repeated = tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(config.batch_size)
+    repeated = (
+        tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(config.batch_size)
+    )
     model.fit(repeated, steps_per_epoch=10, epochs=1, verbose=0, shuffle=False)  # trace and warm up
     speeds = []
     for _ in range(COMPUTE_REPEATS):
@@ -79,19 +94,34 @@ def main() -> None:
     parser.add_argument("--model", default="cnn")
     args, flags = parser.parse_known_args()
     run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
-    argv = ["--model", args.model, "--run-dir", run_dir, *flags]  # one argv: both measure one config
+    argv = [
+        "--model",
+        args.model,
+        "--run-dir",
+        run_dir,
+        *flags,
+    ]  # one argv: both measure one config
     config = models.get_spec(args.model).make_config(train.make_parser().parse_args(argv))
     # Compute-only first: afterwards the training run's prefetching threads may still hold a core.
     compute_only_speed = compute_only(config)
     result = end_to_end(argv, run_dir)
     result["compute_only_examples_per_second"] = compute_only_speed
-    result["driver_efficiency"] = result["examples_per_second"] / result["compute_only_examples_per_second"]
-    result.update(model=args.model, dataset=config.dataset, batch_size=config.batch_size,
-                  cpus=os.cpu_count(), gpus=len(tf.config.list_physical_devices("GPU")))
+    result["driver_efficiency"] = (
+        result["examples_per_second"] / result["compute_only_examples_per_second"]
+    )
+    result.update(
+        model=args.model,
+        dataset=config.dataset,
+        batch_size=config.batch_size,
+        cpus=os.cpu_count(),
+        gpus=len(tf.config.list_physical_devices("GPU")),
+    )
     print(json.dumps(result, indent=2))
-    print(f"\n| {args.model} | {config.dataset} | {result['epochs']} | {result['test_accuracy']:.2%} | "
-          f"{result['wall_seconds'] / 60:.1f} min | {result['examples_per_second']:.0f} | "
-          f"{result['compute_only_examples_per_second']:.0f} | {result['driver_efficiency']:.0%} |")
+    print(
+        f"\n| {args.model} | {config.dataset} | {result['epochs']} | {result['test_accuracy']:.2%} | "
+        f"{result['wall_seconds'] / 60:.1f} min | {result['examples_per_second']:.0f} | "
+        f"{result['compute_only_examples_per_second']:.0f} | {result['driver_efficiency']:.0%} |"
+    )
 
 
 if __name__ == "__main__":

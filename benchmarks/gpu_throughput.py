@@ -50,15 +50,35 @@ def main() -> None:
     args, flags = parser.parse_known_args()
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus and not args.cpu:
-        sys.exit("no GPU is visible: this benchmark measures GPU speed-ups (use --cpu to try it on a CPU).")
+        sys.exit(
+            "no GPU is visible: this benchmark measures GPU speed-ups (use --cpu to try it on a CPU)."
+        )
     settings = {name: extra for name, extra in SETTINGS.items() if gpus or "mixed" not in name}
     common = ["--batch-size", str(args.batch_size), "--steps-per-epoch", str(args.steps), *flags]
-    results = {name: images_per_second(args.model, common + extra) for name, extra in settings.items()}
+    results = {
+        name: images_per_second(args.model, common + extra) for name, extra in settings.items()
+    }
 
-    device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "CPU"
-    print(json.dumps({"model": args.model, "device": device, "batch_size": args.batch_size,
-                      "images_per_second": results}, indent=2))
-    print(f"\n{args.model} on {device}, batch {args.batch_size}:\n\n| setting | images/s | speed-up |\n| --- | --- | --- |")
+    device = (
+        tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+        if gpus
+        else "CPU"
+    )
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "device": device,
+                "batch_size": args.batch_size,
+                "images_per_second": results,
+            },
+            indent=2,
+        )
+    )
+    print(
+        f"\n{args.model} on {device}, batch {args.batch_size}:\n\n"
+        "| setting | images/s | speed-up |\n| --- | --- | --- |"
+    )
     for name, speed in results.items():
         print(f"| {name} | {speed:,.0f} | {speed / results['float32']:.2f}x |")
 

@@ -24,7 +24,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go")
+    parser.add_argument(
+        "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
+    )
     parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
     args = parser.parse_args()
     extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
@@ -32,9 +34,20 @@ def main() -> int:
     rows = []
     for seed in args.seeds:
         run_dir = os.path.join(args.runs, f"benchmark-{args.model}-seed{seed}")
-        shutil.rmtree(run_dir, ignore_errors=True)  # a benchmark measures a whole run, never a resume
-        command = [sys.executable, os.path.join(ROOT, "train.py"), "--model", args.model,
-                   "--seed", str(seed), "--run-dir", run_dir, *extra]
+        shutil.rmtree(
+            run_dir, ignore_errors=True
+        )  # a benchmark measures a whole run, never a resume
+        command = [
+            sys.executable,
+            os.path.join(ROOT, "train.py"),
+            "--model",
+            args.model,
+            "--seed",
+            str(seed),
+            "--run-dir",
+            run_dir,
+            *extra,
+        ]
         print(f"seed {seed}: {' '.join(command[1:])}", flush=True)
         start = time.perf_counter()
         finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -50,8 +63,10 @@ def main() -> int:
         print(f"| {seed} | {accuracy:.2%} | {seconds / 60:.1f} min |")
     accuracies = [accuracy for _, accuracy, _ in rows]
     spread = f" ± {statistics.stdev(accuracies):.2%}" if len(rows) > 1 else ""
-    print(f"| mean | {statistics.mean(accuracies):.2%}{spread} | "
-          f"{statistics.mean(seconds for _, _, seconds in rows) / 60:.1f} min |")
+    print(
+        f"| mean | {statistics.mean(accuracies):.2%}{spread} | "
+        f"{statistics.mean(seconds for _, _, seconds in rows) / 60:.1f} min |"
+    )
     return 0
 
 

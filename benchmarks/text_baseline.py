@@ -24,8 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from training import input_pipeline, preprocessing  # noqa: E402
 from models import text  # noqa: E402
+from training import input_pipeline, preprocessing  # noqa: E402
 
 
 def main() -> None:
@@ -41,33 +41,54 @@ def main() -> None:
     examples, info, splits = input_pipeline.load(args.dataset, data_dir=None)
     data = preprocessing.describe_text_classification(args.dataset, info)
     validation, test = (
-        input_pipeline.evaluation_batches(examples[name], preprocessing.text_classification_example, 64)
+        input_pipeline.evaluation_batches(
+            examples[name], preprocessing.text_classification_example, 64
+        )
         for name in ("validation", "test")
     )
     train = examples["train"].map(preprocessing.text_classification_example).cache()
     train = train.shuffle(10_000, seed=args.seed).batch(64)
     # Words and word pairs ("not good"), TF-IDF weighted; learned from the training split only.
     bag_of_words = layers.TextVectorization(
-        max_tokens=args.vocabulary_size, standardize=text.standardize, ngrams=2, output_mode="tf_idf"
+        max_tokens=args.vocabulary_size,
+        standardize=text.standardize,
+        ngrams=2,
+        output_mode="tf_idf",
     )
     bag_of_words.adapt(train.map(lambda texts, labels: texts))
     inputs = text.text_input()
     outputs = layers.Dense(data.num_classes, activation="softmax")(bag_of_words(inputs))
     model = keras.Model(inputs, outputs, name="logistic_regression")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    best_epoch = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=2, restore_best_weights=True)
-    history = model.fit(train, validation_data=validation, epochs=args.epochs,
-                        callbacks=[best_epoch], shuffle=False, verbose=2)  # already shuffled
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    best_epoch = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy", patience=2, restore_best_weights=True
+    )
+    history = model.fit(
+        train,
+        validation_data=validation,
+        epochs=args.epochs,
+        callbacks=[best_epoch],
+        shuffle=False,
+        verbose=2,
+    )  # already shuffled
     result = {
         "dataset": args.dataset,
         "train_split": splits.train,
         "test_split": splits.test,
         "epochs_run": len(history.history["loss"]),
-        "test_accuracy": round(float(model.evaluate(test, return_dict=True, verbose=0)["accuracy"]), 4),
+        "test_accuracy": round(
+            float(model.evaluate(test, return_dict=True, verbose=0)["accuracy"]), 4
+        ),
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
     print(json.dumps(result, indent=2))
-    print(f"| bag-of-words logistic regression | {result['test_accuracy']:.2%} | {result['wall_seconds']:.0f} s |")
+    print(
+        f"| bag-of-words logistic regression | {result['test_accuracy']:.2%} | {result['wall_seconds']:.0f} s |"
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import scipy.signal
 import tensorflow as tf
 from keras import layers
 
-from training import figures
 from models import classification
+from training import figures
 from training.errors import UsageError
 
 FIXED_LENGTH_NAME = "fixed_length"
@@ -41,19 +41,28 @@ def fix_length(waveforms: tf.Tensor, num_samples: int) -> tf.Tensor:
     return tf.ensure_shape(fixed, [None, num_samples])
 
 
-def frame_sizes(sample_rate: int, frame_seconds: float, step_seconds: float) -> tuple[int, int, int]:
+def frame_sizes(
+    sample_rate: int, frame_seconds: float, step_seconds: float
+) -> tuple[int, int, int]:
     """(frame_length, frame_step, fft_length) in samples; the FFT length is the next power of 2."""
     frame_length = round(frame_seconds * sample_rate)
     return frame_length, round(step_seconds * sample_rate), 2 ** math.ceil(math.log2(frame_length))
 
 
-def log_mel_spectrogram(waveforms: tf.Tensor, sample_rate: int, num_mel_bins: int = 40,
-                        frame_seconds: float = 0.025, step_seconds: float = 0.010,
-                        lower_hertz: float = 60.0) -> tf.Tensor:
+def log_mel_spectrogram(
+    waveforms: tf.Tensor,
+    sample_rate: int,
+    num_mel_bins: int = 40,
+    frame_seconds: float = 0.025,
+    step_seconds: float = 0.010,
+    lower_hertz: float = 60.0,
+) -> tf.Tensor:
     """(batch, samples) -> (batch, frames, num_mel_bins): log power in mel bands from
     `lower_hertz` up to half the sample rate (the highest frequency a recording holds)."""
     frame_length, frame_step, fft_length = frame_sizes(sample_rate, frame_seconds, step_seconds)
-    spectra = tf.signal.stft(waveforms, frame_length, frame_step, fft_length)  # (batch, frames, fft_length // 2 + 1)
+    spectra = tf.signal.stft(
+        waveforms, frame_length, frame_step, fft_length
+    )  # (batch, frames, fft_length // 2 + 1)
     power = tf.square(tf.abs(spectra))
     mel_weights = tf.signal.linear_to_mel_weight_matrix(
         num_mel_bins, fft_length // 2 + 1, sample_rate, lower_hertz, sample_rate / 2
@@ -83,8 +92,14 @@ class FixedLength(layers.Layer):
 class LogMelSpectrogram(layers.Layer):
     """(batch, samples) waveforms -> (batch, frames, num_mel_bins) log-mel spectrograms."""
 
-    def __init__(self, sample_rate: int, num_mel_bins: int = 40, frame_seconds: float = 0.025,
-                 step_seconds: float = 0.010, **kwargs):
+    def __init__(
+        self,
+        sample_rate: int,
+        num_mel_bins: int = 40,
+        frame_seconds: float = 0.025,
+        step_seconds: float = 0.010,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.sample_rate = sample_rate
         self.num_mel_bins = num_mel_bins
@@ -92,18 +107,26 @@ class LogMelSpectrogram(layers.Layer):
         self.step_seconds = step_seconds
 
     def call(self, waveforms):
-        return log_mel_spectrogram(waveforms, self.sample_rate, self.num_mel_bins,
-                                   self.frame_seconds, self.step_seconds)
+        return log_mel_spectrogram(
+            waveforms, self.sample_rate, self.num_mel_bins, self.frame_seconds, self.step_seconds
+        )
 
     def compute_output_shape(self, input_shape):
-        frame_length, frame_step, _ = frame_sizes(self.sample_rate, self.frame_seconds, self.step_seconds)
+        frame_length, frame_step, _ = frame_sizes(
+            self.sample_rate, self.frame_seconds, self.step_seconds
+        )
         samples = input_shape[1]
         frames = None if samples is None else 1 + (samples - frame_length) // frame_step
         return (input_shape[0], frames, self.num_mel_bins)
 
     def get_config(self):
-        return {**super().get_config(), "sample_rate": self.sample_rate, "num_mel_bins": self.num_mel_bins,
-                "frame_seconds": self.frame_seconds, "step_seconds": self.step_seconds}
+        return {
+            **super().get_config(),
+            "sample_rate": self.sample_rate,
+            "num_mel_bins": self.num_mel_bins,
+            "frame_seconds": self.frame_seconds,
+            "step_seconds": self.step_seconds,
+        }
 
 
 def features(model: keras.Model, waveforms) -> tuple[tf.Tensor, tf.Tensor]:
@@ -131,7 +154,9 @@ def read_wav(path: str, sample_rate: int) -> np.ndarray:
             f"other formats first, e.g. ffmpeg -i clip.mp3 clip.wav"
         ) from None
     if samples.size == 0:
-        raise UsageError(f"{path} holds no audio samples; record a clip of at least a few hundred milliseconds.")
+        raise UsageError(
+            f"{path} holds no audio samples; record a clip of at least a few hundred milliseconds."
+        )
     if samples.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
         waveform = (samples.astype(np.float32) - 128) / 128
     elif np.issubdtype(samples.dtype, np.integer):
@@ -144,7 +169,9 @@ def read_wav(path: str, sample_rate: int) -> np.ndarray:
         # Polyphase resampling low-pass filters first, so no frequency above the new Nyquist
         # limit folds back into the band the model listens to.
         divisor = math.gcd(file_rate, sample_rate)
-        waveform = scipy.signal.resample_poly(waveform, sample_rate // divisor, file_rate // divisor)
+        waveform = scipy.signal.resample_poly(
+            waveform, sample_rate // divisor, file_rate // divisor
+        )
     return waveform.astype(np.float32)
 
 
@@ -161,8 +188,9 @@ def clips_figure(model, waveforms, sample_rate: int, titles, mistakes=None):
     """Waveforms and spectrograms of a few clips, as the model hears them."""
     fixed, spectrograms = features(model, tf.constant(np.asarray(waveforms)))
     step_seconds = model.get_layer(SPECTROGRAM_NAME).step_seconds
-    return figures.audio_clips_figure(np.asarray(fixed), np.asarray(spectrograms), sample_rate, step_seconds,
-                                      titles, mistakes)
+    return figures.audio_clips_figure(
+        np.asarray(fixed), np.asarray(spectrograms), sample_rate, step_seconds, titles, mistakes
+    )
 
 
 class ValidationClips(keras.callbacks.Callback):
@@ -182,29 +210,45 @@ class ValidationClips(keras.callbacks.Callback):
         names = [self.data_info.class_names[label] for label in np.asarray(labels)]
         writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "validation"))
         with writer.as_default():
-            tf.summary.audio("clips", fixed[:, :, tf.newaxis], self.data_info.sample_rate, step=0,
-                             max_outputs=self.count, description="spoken: " + ", ".join(names))
-            image = figures.to_image_tensor(clips_figure(self.model, waveforms, self.data_info.sample_rate, names))
+            tf.summary.audio(
+                "clips",
+                fixed[:, :, tf.newaxis],
+                self.data_info.sample_rate,
+                step=0,
+                max_outputs=self.count,
+                description="spoken: " + ", ".join(names),
+            )
+            image = figures.to_image_tensor(
+                clips_figure(self.model, waveforms, self.data_info.sample_rate, names)
+            )
             tf.summary.image("spectrograms", image, step=0)
         writer.close()
 
 
 def callbacks(data_info, validation, log_dir: str) -> list:
-    return classification.callbacks(data_info, validation, log_dir) + [ValidationClips(validation, data_info, log_dir)]
+    return classification.callbacks(data_info, validation, log_dir) + [
+        ValidationClips(validation, data_info, log_dir)
+    ]
 
 
 def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     """The classifier summary plus clips.png: a few test clips, mistakes first, with true and
     predicted words."""
-    labels, predictions, _, waveforms = classification.predict_labels(model, batches, keep_inputs=MISTAKE_POOL)
+    labels, predictions, _, waveforms = classification.predict_labels(
+        model, batches, keep_inputs=MISTAKE_POOL
+    )
     files, metrics = classification.summarize(labels, predictions, data_info.class_names, out_dir)
     kept = len(waveforms)
     wrong = np.flatnonzero(labels[:kept] != predictions[:kept])
-    shown = np.concatenate([wrong, np.flatnonzero(labels[:kept] == predictions[:kept])])[:CLIPS_SHOWN]
+    shown = np.concatenate([wrong, np.flatnonzero(labels[:kept] == predictions[:kept])])[
+        :CLIPS_SHOWN
+    ]
     names = data_info.class_names
     mistakes = [labels[i] != predictions[i] for i in shown]
-    titles = [names[predictions[i]] + (f" (true: {names[labels[i]]})" if mistake else "")
-              for i, mistake in zip(shown, mistakes)]
+    titles = [
+        names[predictions[i]] + (f" (true: {names[labels[i]]})" if mistake else "")
+        for i, mistake in zip(shown, mistakes)
+    ]
     longest = max(len(waveforms[i]) for i in shown)  # clips were padded batch by batch
     padded = np.stack([np.pad(waveforms[i], (0, longest - len(waveforms[i]))) for i in shown])
     figure = clips_figure(model, padded, data_info.sample_rate, titles, mistakes)

@@ -69,7 +69,9 @@ def summarize(labels, predictions, class_names, out_dir: str) -> tuple[dict, dic
     classes (macro average), so a rare class counts as much as a common one."""
     matrix = figures.confusion_matrix(labels, predictions, len(class_names))
     true_positives = np.diag(matrix).astype(float)
-    precision = true_positives / np.maximum(matrix.sum(axis=0), 1)  # of those predicted as the class
+    precision = true_positives / np.maximum(
+        matrix.sum(axis=0), 1
+    )  # of those predicted as the class
     recall = true_positives / np.maximum(matrix.sum(axis=1), 1)  # of those truly in the class
     per_class = {
         name: {"precision": float(precision[index]), "recall": float(recall[index])}
@@ -79,10 +81,14 @@ def summarize(labels, predictions, class_names, out_dir: str) -> tuple[dict, dic
     with open(per_class_path, "w") as file:
         json.dump(per_class, file, indent=2)
     headline = slice(1, 2) if len(class_names) == 2 else slice(None)
-    metrics = {"precision": float(precision[headline].mean()), "recall": float(recall[headline].mean())}
+    metrics = {
+        "precision": float(precision[headline].mean()),
+        "recall": float(recall[headline].mean()),
+    }
     files = {
         "confusion_matrix": figures.save_png(
-            figures.confusion_matrix_figure(matrix, class_names), os.path.join(out_dir, "confusion_matrix.png")
+            figures.confusion_matrix_figure(matrix, class_names),
+            os.path.join(out_dir, "confusion_matrix.png"),
         ),
         "per_class": per_class_path,
     }
@@ -99,7 +105,9 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     right = np.flatnonzero(labels[: len(images)] == predictions[: len(images)])
     shown = np.concatenate([wrong, right])[:GRID_EXAMPLES]
     files["examples"] = figures.save_png(
-        figures.example_grid_figure(images[shown], labels[shown], predictions[shown], data_info.class_names),
+        figures.example_grid_figure(
+            images[shown], labels[shown], predictions[shown], data_info.class_names
+        ),
         os.path.join(out_dir, "examples.png"),
     )
     return files, metrics

@@ -12,9 +12,9 @@ recognised wherever it appears; pooling halves the resolution so later filters s
 import keras
 from keras import layers
 
+from models import classification
 from models.registry import ModelSpec, register
 from training import preprocessing
-from models import classification
 
 
 def conv_block(x, filters: int):
@@ -44,7 +44,9 @@ def build_cnn(data, hyperparameters) -> keras.Model:
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
-    outputs = layers.Dense(data.num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    outputs = layers.Dense(
+        data.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 

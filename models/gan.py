@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from models import generative
 from models.registry import ModelSpec, get_spec, register
 from training import figures, preprocessing
-from models import generative
 
 INTERPOLATION_STEPS = 10
 ADAM_BETA_1 = 0.5
@@ -29,15 +29,23 @@ ADAM_BETA_1 = 0.5
 
 def discriminator_loss(real_logits, fake_logits):
     """Binary cross-entropy per example: real images should score 1, generated ones 0. (batch,)"""
-    real = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(real_logits), logits=real_logits)
-    fake = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(fake_logits), logits=fake_logits)
+    real = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.ones_like(real_logits), logits=real_logits
+    )
+    fake = tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.zeros_like(fake_logits), logits=fake_logits
+    )
     return tf.reshape(real + fake, [-1])
 
 
 def generator_loss(fake_logits):
     """The generator wins when generated images score 1 ("non-saturating" loss). (batch,)"""
-    return tf.reshape(tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(fake_logits),
-                                                              logits=fake_logits), [-1])
+    return tf.reshape(
+        tf.nn.sigmoid_cross_entropy_with_logits(
+            labels=tf.ones_like(fake_logits), logits=fake_logits
+        ),
+        [-1],
+    )
 
 
 @keras.saving.register_keras_serializable(package="gan")
@@ -61,11 +69,17 @@ class GAN(generative.GenerativeModel):
     def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
         optimizer = keras.optimizers.get(optimizer)
         settings = optimizer.get_config()
-        if "beta_1" in settings:  # Adam: the DCGAN paper's momentum of 0.5 steadies the two-player game
+        if (
+            "beta_1" in settings
+        ):  # Adam: the DCGAN paper's momentum of 0.5 steadies the two-player game
             settings["beta_1"] = ADAM_BETA_1
-        super().compile(optimizer=optimizer.__class__.from_config(settings), **kwargs)  # the discriminator's
+        super().compile(
+            optimizer=optimizer.__class__.from_config(settings), **kwargs
+        )  # the discriminator's
         self.generator_optimizer = optimizer.__class__.from_config(settings)
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):  # mixed precision: compile
+        if isinstance(
+            self.optimizer, keras.optimizers.LossScaleOptimizer
+        ):  # mixed precision: compile
             # wrapped the discriminator's optimizer; the generator's needs its own loss scale.
             self.generator_optimizer = keras.optimizers.LossScaleOptimizer(self.generator_optimizer)
         self.generator_optimizer.build(self.generator.trainable_variables)
@@ -82,18 +96,26 @@ class GAN(generative.GenerativeModel):
         real_images = data[0]
         batch_size = tf.shape(real_images)[0]
         # 1. The discriminator: real images -> 1, generated images -> 0.
-        noise = generative.replica_normal(self.seed_generator, tf.stack([batch_size, self.latent_dim]))
+        noise = generative.replica_normal(
+            self.seed_generator, tf.stack([batch_size, self.latent_dim])
+        )
         with tf.GradientTape() as tape:
             fake_images = self.generator(noise, training=True)
-            per_example = discriminator_loss(self.discriminator(real_images, training=True),
-                                             self.discriminator(fake_images, training=True))
+            per_example = discriminator_loss(
+                self.discriminator(real_images, training=True),
+                self.discriminator(fake_images, training=True),
+            )
             loss = self.optimizer.scale_loss(generative.global_batch_mean(per_example))
         variables = self.discriminator.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         # 2. The generator: make the (now updated) discriminator answer 1 to new fakes.
-        noise = generative.replica_normal(self.seed_generator, tf.stack([batch_size, self.latent_dim]))
+        noise = generative.replica_normal(
+            self.seed_generator, tf.stack([batch_size, self.latent_dim])
+        )
         with tf.GradientTape() as tape:
-            fooled = generator_loss(self.discriminator(self.generator(noise, training=True), training=True))
+            fooled = generator_loss(
+                self.discriminator(self.generator(noise, training=True), training=True)
+            )
             loss = self.generator_optimizer.scale_loss(generative.global_batch_mean(fooled))
         variables = self.generator.trainable_variables
         self.generator_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
@@ -101,15 +123,22 @@ class GAN(generative.GenerativeModel):
 
     def test_step(self, data):
         real_images = data[0]
-        noise = generative.replica_normal(self.seed_generator, tf.stack([tf.shape(real_images)[0], self.latent_dim]))
+        noise = generative.replica_normal(
+            self.seed_generator, tf.stack([tf.shape(real_images)[0], self.latent_dim])
+        )
         fake_logits = self.discriminator(self.generator(noise))
-        return self.track(discriminator_loss(self.discriminator(real_images), fake_logits),
-                          generator_loss(fake_logits))
+        return self.track(
+            discriminator_loss(self.discriminator(real_images), fake_logits),
+            generator_loss(fake_logits),
+        )
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed,
-                "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}
+        return {
+            **super().get_config(),
+            "seed": self.seed,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -128,10 +157,13 @@ def build_generator(input_shape, hyperparameters) -> keras.Model:
     x = layers.LeakyReLU(0.2)(layers.BatchNormalization(synchronized=True)(x))
     x = layers.Reshape((height // 4, width // 4, filters[-1]))(x)  # e.g. (7, 7, 128)
     for units in reversed(filters[:-1]):
-        x = layers.Conv2DTranspose(units, 4, strides=2, padding="same", use_bias=False)(x)  # doubles h, w
+        x = layers.Conv2DTranspose(units, 4, strides=2, padding="same", use_bias=False)(
+            x
+        )  # doubles h, w
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization(synchronized=True)(x))
-    images = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="sigmoid",
-                                    dtype="float32", name="images")(x)
+    images = layers.Conv2DTranspose(
+        channels, 4, strides=2, padding="same", activation="sigmoid", dtype="float32", name="images"
+    )(x)
     return keras.Model(noise, images, name="generator")
 
 
@@ -149,8 +181,11 @@ def build_discriminator(input_shape, hyperparameters) -> keras.Model:
 def build_gan(data, hyperparameters) -> GAN:
     if len(hyperparameters["filters"]) != 2:
         raise ValueError("filters needs exactly two values (two halvings: 28 -> 14 -> 7)")
-    return GAN(build_generator(data.input_shape, hyperparameters),
-               build_discriminator(data.input_shape, hyperparameters), name="gan")
+    return GAN(
+        build_generator(data.input_shape, hyperparameters),
+        build_discriminator(data.input_shape, hyperparameters),
+        name="gan",
+    )
 
 
 def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
@@ -159,10 +194,17 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     files, metrics = generative.frechet_report(model, batches, data_info, out_dir, get_spec("cnn"))
     ends = generative.fixed_noise(8, model.latent_dim, seed=generative.SAMPLES_SEED + 2)
     weights = np.linspace(0, 1, INTERPOLATION_STEPS)[np.newaxis, :, np.newaxis]  # (1, steps, 1)
-    lines = (1 - weights) * ends[0::2, np.newaxis] + weights * ends[1::2, np.newaxis]  # (4, steps, latent)
-    files["interpolation"] = figures.save_png(figures.image_grid_figure(
-        model.generate(lines.reshape(-1, model.latent_dim).astype(np.float32)),
-        "Each row: a straight line between two noise vectors", INTERPOLATION_STEPS), f"{out_dir}/interpolation.png")
+    lines = (1 - weights) * ends[0::2, np.newaxis] + weights * ends[
+        1::2, np.newaxis
+    ]  # (4, steps, latent)
+    files["interpolation"] = figures.save_png(
+        figures.image_grid_figure(
+            model.generate(lines.reshape(-1, model.latent_dim).astype(np.float32)),
+            "Each row: a straight line between two noise vectors",
+            INTERPOLATION_STEPS,
+        ),
+        f"{out_dir}/interpolation.png",
+    )
     return files, metrics
 
 

@@ -69,7 +69,7 @@ def replica_normal(seed_generator, shape) -> tf.Tensor:
     replica = context.replica_id_in_sync_group if context else 0
     global_shape = tf.concat([[shape[0] * replicas], shape[1:]], axis=0)
     noise = keras.random.normal(global_shape, seed=seed_generator)
-    return noise[replica * shape[0]:(replica + 1) * shape[0]]
+    return noise[replica * shape[0] : (replica + 1) * shape[0]]
 
 
 def fixed_noise(count: int, latent_dim: int, seed: int = SAMPLES_SEED) -> np.ndarray:
@@ -89,8 +89,13 @@ class SampleGrid(keras.callbacks.Callback):
         images = np.asarray(self.model.generate(fixed_noise(self.count, self.model.latent_dim)))
         writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
         with writer.as_default():
-            tf.summary.image("samples", figures.to_image_tensor(figures.image_grid_figure(
-                images, f"Samples after epoch {epoch + 1}")), step=epoch + 1)
+            tf.summary.image(
+                "samples",
+                figures.to_image_tensor(
+                    figures.image_grid_figure(images, f"Samples after epoch {epoch + 1}")
+                ),
+                step=epoch + 1,
+            )
         writer.close()
 
 
@@ -105,7 +110,10 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     # A feature that never fires (a dead ReLU) makes a covariance singular; adding 1e-6 to
     # every variance keeps the matrix square root stable and the distance all but unchanged.
     ridge = 1e-6 * np.eye(features_a.shape[1])
-    cov_a, cov_b = np.cov(features_a, rowvar=False) + ridge, np.cov(features_b, rowvar=False) + ridge
+    cov_a, cov_b = (
+        np.cov(features_a, rowvar=False) + ridge,
+        np.cov(features_b, rowvar=False) + ridge,
+    )
     root = scipy.linalg.sqrtm(cov_a @ cov_b)
     root = root.real  # rounding can leave tiny imaginary parts
     return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * root))
@@ -122,14 +130,26 @@ def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.
     FEATURE_EPOCHS epochs, once, into runs/frechet-features-<dataset> beside `run_dir`; every
     generative run in that folder is measured with the same network, so their distances compare."""
     data_dir = RunConfig.from_json_file(os.path.join(run_dir, runs.CONFIG_FILE)).data_dir
-    classifier_dir = os.path.join(os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}")
+    classifier_dir = os.path.join(
+        os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}"
+    )
     if not os.path.exists(os.path.join(classifier_dir, runs.MODEL_FILE)):
-        print(f"Training {classifier_spec.name} on {dataset} once for Frechet-distance features ({classifier_dir})...")
-        keras_loop.train(RunConfig(
-            model=classifier_spec.name, dataset=dataset, run_dir=classifier_dir,
-            hyperparameters=dict(classifier_spec.hyperparameters), epochs=FEATURE_EPOCHS,
-            batch_size=classifier_spec.batch_size, learning_rate=classifier_spec.learning_rate, data_dir=data_dir,
-        ), classifier_spec)
+        print(
+            f"Training {classifier_spec.name} on {dataset} once for Frechet-distance features ({classifier_dir})..."
+        )
+        keras_loop.train(
+            RunConfig(
+                model=classifier_spec.name,
+                dataset=dataset,
+                run_dir=classifier_dir,
+                hyperparameters=dict(classifier_spec.hyperparameters),
+                epochs=FEATURE_EPOCHS,
+                batch_size=classifier_spec.batch_size,
+                learning_rate=classifier_spec.learning_rate,
+                data_dir=data_dir,
+            ),
+            classifier_spec,
+        )
     classifier = runs.load_model(classifier_dir)
     output_layer = classifier.layers[-1]
     return keras.Model(classifier.inputs, output_layer.input), classifier_dir
@@ -138,17 +158,35 @@ def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.
 def frechet_report(model, batches, data_info, out_dir: str, classifier_spec) -> tuple[dict, dict]:
     """samples.png (64 images from fixed noise) and the Frechet distance between FRECHET_EXAMPLES
     generated and real test images in the feature space of the project's own classifier."""
-    files = {"samples": figures.save_png(
-        figures.image_grid_figure(model.generate(fixed_noise(GRID_SAMPLES, model.latent_dim)), "Samples"),
-        os.path.join(out_dir, "samples.png"))}
+    files = {
+        "samples": figures.save_png(
+            figures.image_grid_figure(
+                model.generate(fixed_noise(GRID_SAMPLES, model.latent_dim)), "Samples"
+            ),
+            os.path.join(out_dir, "samples.png"),
+        )
+    }
     real = first_images(batches, FRECHET_EXAMPLES)
-    generated = np.concatenate([np.asarray(model.generate(noise)) for noise in np.array_split(
-        fixed_noise(len(real), model.latent_dim, seed=SAMPLES_SEED + 1), max(1, len(real) // 256))])
-    features, classifier_dir = feature_network(classifier_spec, os.path.dirname(out_dir), data_info.dataset)
-    distance = frechet_distance(np.asarray(features.predict(generated, verbose=0), np.float64),
-                                np.asarray(features.predict(real, verbose=0), np.float64))
-    print(f"Frechet distance {distance:.2f} between {len(real)} generated and {len(real)} real test images, "
-          f"in the features of {classifier_spec.name} ({classifier_dir}); not the Inception-based FID.")
+    generated = np.concatenate(
+        [
+            np.asarray(model.generate(noise))
+            for noise in np.array_split(
+                fixed_noise(len(real), model.latent_dim, seed=SAMPLES_SEED + 1),
+                max(1, len(real) // 256),
+            )
+        ]
+    )
+    features, classifier_dir = feature_network(
+        classifier_spec, os.path.dirname(out_dir), data_info.dataset
+    )
+    distance = frechet_distance(
+        np.asarray(features.predict(generated, verbose=0), np.float64),
+        np.asarray(features.predict(real, verbose=0), np.float64),
+    )
+    print(
+        f"Frechet distance {distance:.2f} between {len(real)} generated and {len(real)} real test images, "
+        f"in the features of {classifier_spec.name} ({classifier_dir}); not the Inception-based FID."
+    )
     return files, {"frechet_distance": distance, "frechet_examples": len(real)}
 
 

@@ -13,9 +13,9 @@ curves in TensorBoard:
 import keras
 from keras import layers
 
+from models import classification
 from models.registry import ModelSpec, register
 from training import preprocessing
-from models import classification
 
 
 def build_mlp(data, hyperparameters) -> keras.Model:

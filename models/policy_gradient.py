@@ -20,9 +20,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from models import reinforcement
 from models.registry import AgentSpec, register
 from training import agent_loop
-from models import reinforcement
 
 
 def build_network(observation_size: int, outputs: int, hidden_units, name: str) -> keras.Model:
@@ -51,18 +51,32 @@ class PolicyGradientAgent:
         self.rng = np.random.default_rng(config.seed)
         self.networks = {"policy": self.policy, "baseline": self.baseline}
         self.variables = self.policy.variables + self.baseline.variables + self.optimizer.variables
-        self.episode = {"observations": [], "actions": [], "rewards": []}  # the episode being played
-        self.batch = {"observations": [], "actions": [], "returns": []}  # finished episodes, not learned from yet
+        self.episode = {
+            "observations": [],
+            "actions": [],
+            "rewards": [],
+        }  # the episode being played
+        self.batch = {
+            "observations": [],
+            "actions": [],
+            "returns": [],
+        }  # finished episodes, not learned from yet
         one_observation = tf.TensorSpec((1, size), tf.float32)
-        self._logits = tf.function(lambda observation: self.policy(observation), input_signature=[one_observation])
-        self._value = tf.function(lambda observation: self.baseline(observation), input_signature=[one_observation])
+        self._logits = tf.function(
+            lambda observation: self.policy(observation), input_signature=[one_observation]
+        )
+        self._value = tf.function(
+            lambda observation: self.baseline(observation), input_signature=[one_observation]
+        )
 
     def act(self, observation, step: int) -> int:
         """A sample from softmax(logits), drawn with the Gumbel-max trick: argmax(logits + Gumbel noise)."""
         logits = self._logits(observation[np.newaxis].astype(np.float32))[0].numpy()
         return int(np.argmax(logits + self.rng.gumbel(size=logits.shape)))
 
-    def observe(self, observation, action, reward, next_observation, terminated, truncated, step: int) -> dict:
+    def observe(
+        self, observation, action, reward, next_observation, terminated, truncated, step: int
+    ) -> dict:
         """Records the step; at the end of an episode computes its returns, and learns once the
         finished episodes hold at least `batch_size` steps."""
         self.episode["observations"].append(observation)
@@ -71,9 +85,14 @@ class PolicyGradientAgent:
         if not (terminated or truncated):
             return {}
         # Cut off by the time limit, the episode would have gone on: the baseline estimates the rest.
-        value_after = 0.0 if terminated else float(self._value(next_observation[np.newaxis].astype(np.float32))[0, 0])
-        returns = reinforcement.discounted_returns(self.episode["rewards"], self.hyperparameters["discount_factor"],
-                                                   value_after)
+        value_after = (
+            0.0
+            if terminated
+            else float(self._value(next_observation[np.newaxis].astype(np.float32))[0, 0])
+        )
+        returns = reinforcement.discounted_returns(
+            self.episode["rewards"], self.hyperparameters["discount_factor"], value_after
+        )
         self.batch["observations"].append(np.array(self.episode["observations"], np.float32))
         self.batch["actions"].append(np.array(self.episode["actions"], np.int64))
         self.batch["returns"].append(returns)
@@ -85,18 +104,31 @@ class PolicyGradientAgent:
         logs = self.update(batch["observations"], batch["actions"], batch["returns"])
         return {name: float(value) for name, value in logs.items()}
 
-    @tf.function(input_signature=[tf.TensorSpec((None, None), tf.float32), tf.TensorSpec((None,), tf.int64),
-                                  tf.TensorSpec((None,), tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((None, None), tf.float32),
+            tf.TensorSpec((None,), tf.int64),
+            tf.TensorSpec((None,), tf.float32),
+        ]
+    )
     def update(self, observations, actions, returns):
         """One gradient step on a batch of steps from whole episodes. Shapes (steps, ...)."""
         with tf.GradientTape() as tape:
-            log_probabilities = tf.nn.log_softmax(self.policy(observations, training=True))  # (steps, actions)
+            log_probabilities = tf.nn.log_softmax(
+                self.policy(observations, training=True)
+            )  # (steps, actions)
             values = self.baseline(observations, training=True)[:, 0]  # (steps,)
-            advantages = returns - tf.stop_gradient(values)  # no gradient into the baseline from here
-            advantages = (advantages - tf.reduce_mean(advantages)) / (tf.math.reduce_std(advantages) + 1e-8)
+            advantages = returns - tf.stop_gradient(
+                values
+            )  # no gradient into the baseline from here
+            advantages = (advantages - tf.reduce_mean(advantages)) / (
+                tf.math.reduce_std(advantages) + 1e-8
+            )
             chosen = tf.gather(log_probabilities, actions, batch_dims=1)  # log pi(a_t | s_t)
             policy_loss = -tf.reduce_mean(chosen * advantages)
-            entropy = -tf.reduce_mean(tf.reduce_sum(tf.exp(log_probabilities) * log_probabilities, axis=-1))
+            entropy = -tf.reduce_mean(
+                tf.reduce_sum(tf.exp(log_probabilities) * log_probabilities, axis=-1)
+            )
             baseline_loss = tf.reduce_mean(tf.square(returns - values))
             # One sum for both networks: they share no weights, and Adam scales each weight's step
             # on its own, so the baseline's larger loss does not drown the policy's gradient.
@@ -107,29 +139,42 @@ class PolicyGradientAgent:
 
     def state(self) -> dict:
         """Backups are taken between episodes, so the episode being played is always empty."""
-        pending = {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in self.batch.items()}
-        return {"sampling_rng": reinforcement.generator_state(self.rng),
-                **{f"pending/{name}": value for name, value in pending.items()}}
+        pending = {
+            name: np.concatenate(parts) if parts else np.zeros(0)
+            for name, parts in self.batch.items()
+        }
+        return {
+            "sampling_rng": reinforcement.generator_state(self.rng),
+            **{f"pending/{name}": value for name, value in pending.items()},
+        }
 
     def load_state(self, state: dict) -> None:
         reinforcement.set_generator_state(self.rng, state["sampling_rng"])
-        self.batch = {name: [state[f"pending/{name}"]] if len(state[f"pending/{name}"]) else []
-                      for name in self.batch}
+        self.batch = {
+            name: [state[f"pending/{name}"]] if len(state[f"pending/{name}"]) else []
+            for name in self.batch
+        }
 
 
-SPEC = register(AgentSpec(
-    name="policy_gradient",
-    description="REINFORCE with a learned baseline and an entropy bonus, for discrete actions",
-    environment="CartPole-v1",
-    build_agent=PolicyGradientAgent,
-    hyperparameters={
-        "hidden_units": (64, 64),
-        "discount_factor": 0.99,
-        "entropy_weight": 0.01,
-        **agent_loop.EVALUATION_HYPERPARAMETERS,
-    },
-    test_hyperparameters={"hidden_units": (16,), "evaluation_interval": 100, "evaluation_episodes": 2},
-    env_steps=300_000,
-    batch_size=1_000,  # environment steps (of whole episodes) per update
-    learning_rate=3e-3,
-))
+SPEC = register(
+    AgentSpec(
+        name="policy_gradient",
+        description="REINFORCE with a learned baseline and an entropy bonus, for discrete actions",
+        environment="CartPole-v1",
+        build_agent=PolicyGradientAgent,
+        hyperparameters={
+            "hidden_units": (64, 64),
+            "discount_factor": 0.99,
+            "entropy_weight": 0.01,
+            **agent_loop.EVALUATION_HYPERPARAMETERS,
+        },
+        test_hyperparameters={
+            "hidden_units": (16,),
+            "evaluation_interval": 100,
+            "evaluation_episodes": 2,
+        },
+        env_steps=300_000,
+        batch_size=1_000,  # environment steps (of whole episodes) per update
+        learning_rate=3e-3,
+    )
+)

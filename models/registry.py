@@ -12,7 +12,8 @@ Each kind names its loop (`spec.loop`) and turns the command-line flags into a R
 """
 
 import dataclasses
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from training import agent_loop, keras_loop
 from training.config import RunConfig, apply_overrides, default_run_dir
@@ -21,7 +22,15 @@ from training.errors import UsageError
 _REGISTRY: dict[str, "ModelSpec | AgentSpec"] = {}
 
 # train.py's flags that only one kind of spec reads (argparse destination names).
-DATASET_FLAGS = ("dataset", "epochs", "steps_per_epoch", "train_split", "val_split", "test_split", "data_dir")
+DATASET_FLAGS = (
+    "dataset",
+    "epochs",
+    "steps_per_epoch",
+    "train_split",
+    "val_split",
+    "test_split",
+    "data_dir",
+)
 ENVIRONMENT_FLAGS = ("env", "env_steps")
 
 
@@ -93,12 +102,27 @@ class ModelSpec:
         return self.dataset
 
     def make_config(self, args) -> RunConfig:
-        _refuse_flags(self.name, args, ENVIRONMENT_FLAGS, "it learns from a dataset (--dataset), not in an environment")
+        _refuse_flags(
+            self.name,
+            args,
+            ENVIRONMENT_FLAGS,
+            "it learns from a dataset (--dataset), not in an environment",
+        )
         dataset = args.dataset or self.dataset
-        return _config(self, args, dataset, dataset=dataset, epochs=args.epochs or self.epochs,
-                       data_dir=args.data_dir, train_split=args.train_split, val_split=args.val_split,
-                       test_split=args.test_split, steps_per_epoch=args.steps_per_epoch,
-                       mixed_precision=args.mixed_precision, jit_compile=args.jit_compile)
+        return _config(
+            self,
+            args,
+            dataset,
+            dataset=dataset,
+            epochs=args.epochs or self.epochs,
+            data_dir=args.data_dir,
+            train_split=args.train_split,
+            val_split=args.val_split,
+            test_split=args.test_split,
+            steps_per_epoch=args.steps_per_epoch,
+            mixed_precision=args.mixed_precision,
+            jit_compile=args.jit_compile,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,13 +167,29 @@ class AgentSpec:
         return self.environment
 
     def make_config(self, args) -> RunConfig:
-        _refuse_flags(self.name, args, DATASET_FLAGS, "it learns in an environment (--env), not from a dataset")
-        if args.mixed_precision or args.jit_compile is not None or args.strategy in ("mirrored", "multi_worker"):
-            raise UsageError(f"{self.name} acts one step at a time with tiny networks, on one device; "
-                             "leave out --mixed-precision, --jit-compile and --strategy.")
+        _refuse_flags(
+            self.name,
+            args,
+            DATASET_FLAGS,
+            "it learns in an environment (--env), not from a dataset",
+        )
+        if (
+            args.mixed_precision
+            or args.jit_compile is not None
+            or args.strategy in ("mirrored", "multi_worker")
+        ):
+            raise UsageError(
+                f"{self.name} acts one step at a time with tiny networks, on one device; "
+                "leave out --mixed-precision, --jit-compile and --strategy."
+            )
         environment = args.env or self.environment
-        return _config(self, args, environment, environment=environment,
-                       env_steps=args.env_steps or self.env_steps)
+        return _config(
+            self,
+            args,
+            environment,
+            environment=environment,
+            env_steps=args.env_steps or self.env_steps,
+        )
 
 
 def _config(spec, args, data: str, **specific) -> RunConfig:
@@ -179,7 +219,9 @@ def hyperparameter_flags(hyperparameters: dict) -> list[str]:
 
 
 def _refuse_flags(model: str, args, flags: tuple[str, ...], reason: str) -> None:
-    given = ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag, None) is not None]
+    given = [
+        "--" + flag.replace("_", "-") for flag in flags if getattr(args, flag, None) is not None
+    ]
     if given:
         raise UsageError(f"{model} does not take {', '.join(given)}: {reason}.")
 

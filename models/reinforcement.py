@@ -68,10 +68,16 @@ class ReplayBuffer:
 
     def state(self) -> dict:
         """Everything needed to continue exactly: {name: np.ndarray}, for a backup."""
-        return {"observations": self.observations, "next_observations": self.next_observations,
-                "actions": self.actions, "rewards": self.rewards, "terminated": self.terminated,
-                "size": np.array(self.size), "next_index": np.array(self.next_index),
-                "rng": generator_state(self.rng)}
+        return {
+            "observations": self.observations,
+            "next_observations": self.next_observations,
+            "actions": self.actions,
+            "rewards": self.rewards,
+            "terminated": self.terminated,
+            "size": np.array(self.size),
+            "next_index": np.array(self.next_index),
+            "rng": generator_state(self.rng),
+        }
 
     def load_state(self, state: dict) -> None:
         for name in ("observations", "next_observations", "actions", "rewards", "terminated"):
@@ -84,9 +90,13 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("the replay buffer is empty; add transitions before sampling")
         indices = self.rng.integers(0, self.size, batch_size)
-        return {"observations": self.observations[indices], "actions": self.actions[indices],
-                "rewards": self.rewards[indices], "next_observations": self.next_observations[indices],
-                "terminated": self.terminated[indices]}
+        return {
+            "observations": self.observations[indices],
+            "actions": self.actions[indices],
+            "rewards": self.rewards[indices],
+            "next_observations": self.next_observations[indices],
+            "terminated": self.terminated[indices],
+        }
 
 
 def generator_state(rng: np.random.Generator) -> np.ndarray:

@@ -18,9 +18,9 @@ bag-of-words baseline, 85.5% on the same data.)
 import keras
 from keras import layers
 
+from models import classification, text
 from models.registry import CommandLineInput, ModelSpec, register
 from training import preprocessing
-from models import classification, text
 
 
 def build_rnn(data, hyperparameters) -> keras.Model:
@@ -29,16 +29,23 @@ def build_rnn(data, hyperparameters) -> keras.Model:
     token_ids = text.make_vectorizer(hyperparameters)(inputs)  # (batch, sequence_length)
     # mask_zero: id 0 is padding; the mask travels with the tensor to the LSTMs.
     x = layers.Embedding(
-        hyperparameters["vocabulary_size"], hyperparameters["embedding_dim"], mask_zero=True, name="embedding"
+        hyperparameters["vocabulary_size"],
+        hyperparameters["embedding_dim"],
+        mask_zero=True,
+        name="embedding",
     )(token_ids)  # (batch, sequence_length, embedding_dim)
     *lower_units, top_units = hyperparameters["lstm_units"]
     for units in lower_units:  # each lower LSTM hands its whole sequence to the next one
-        x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x)  # (batch, length, 2 * units)
+        x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(
+            x
+        )  # (batch, length, 2 * units)
     x = layers.Bidirectional(layers.LSTM(top_units))(x)  # (batch, 2 * units): the last states
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
-    outputs = layers.Dense(data.num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    outputs = layers.Dense(
+        data.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name="rnn")
 
 
@@ -74,6 +81,8 @@ register(
         callbacks=classification.callbacks,
         report=text.report,
         adapt=text.adapt,
-        command_line_input=CommandLineInput("--text", "classify this text (text models)", text.predict_text),
+        command_line_input=CommandLineInput(
+            "--text", "classify this text (text models)", text.predict_text
+        ),
     )
 )

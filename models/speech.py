@@ -18,9 +18,9 @@ training/input_pipeline.py). `--dataset speech_commands` (12 classes, 16 kHz) ru
 import keras
 from keras import layers
 
+from models import audio
 from models.registry import CommandLineInput, ModelSpec, register
 from training import preprocessing
-from models import audio
 
 
 def build_speech(data, hyperparameters) -> keras.Model:
@@ -30,18 +30,25 @@ def build_speech(data, hyperparameters) -> keras.Model:
     # Features in float32 whatever the precision policy: float16 cannot hold spectra's range.
     x = audio.FixedLength(clip_samples, name=audio.FIXED_LENGTH_NAME, dtype="float32")(inputs)
     x = audio.LogMelSpectrogram(
-        data.sample_rate, hyperparameters["num_mel_bins"], name=audio.SPECTROGRAM_NAME, dtype="float32"
+        data.sample_rate,
+        hyperparameters["num_mel_bins"],
+        name=audio.SPECTROGRAM_NAME,
+        dtype="float32",
     )(x)  # (batch, frames, num_mel_bins)
     # Per band, adapted on training clips (float32 too: its statistics are computed in it).
     x = layers.Normalization(axis=-1, name=audio.NORMALIZATION_NAME, dtype="float32")(x)
     *lower_units, top_units = hyperparameters["lstm_units"]
     for units in lower_units:
-        x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(x)  # (batch, frames, 2 * units)
+        x = layers.Bidirectional(layers.LSTM(units, return_sequences=True))(
+            x
+        )  # (batch, frames, 2 * units)
     x = layers.Bidirectional(layers.LSTM(top_units))(x)  # (batch, 2 * units)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
-    outputs = layers.Dense(data.num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    outputs = layers.Dense(
+        data.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name="speech")
 
 
@@ -75,6 +82,8 @@ register(
         callbacks=audio.callbacks,
         report=audio.report,
         adapt=audio.adapt,
-        command_line_input=CommandLineInput("--audio", "transcribe this WAV file (speech models)", audio.predict_audio),
+        command_line_input=CommandLineInput(
+            "--audio", "transcribe this WAV file (speech models)", audio.predict_audio
+        ),
     )
 )

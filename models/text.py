@@ -58,7 +58,9 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     """The classifier summary plus confident_mistakes.txt: the wrong answers the model was surest of.
 
     Those teach most: on IMDB, reviews that change their mind halfway, or praise with irony."""
-    labels, predictions, confidences, texts = classification.predict_labels(model, batches, keep_inputs=10**9)
+    labels, predictions, confidences, texts = classification.predict_labels(
+        model, batches, keep_inputs=10**9
+    )
     files, metrics = classification.summarize(labels, predictions, data_info.class_names, out_dir)
     names = data_info.class_names
     wrong = np.flatnonzero(labels != predictions)
@@ -71,7 +73,9 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     path = os.path.join(out_dir, "confident_mistakes.txt")
     with open(path, "w") as file:
         file.write("confidence, predicted (true): review\n" + "\n".join(lines) + "\n")
-    print(f"The {min(MISTAKES_PRINTED, len(lines))} most confident mistakes (all {len(lines)} in {path}):")
+    print(
+        f"The {min(MISTAKES_PRINTED, len(lines))} most confident mistakes (all {len(lines)} in {path}):"
+    )
     for line in lines[:MISTAKES_PRINTED]:
         print(f"  {line}")
     files["confident_mistakes"] = path
@@ -88,7 +92,9 @@ def shorten(text, width: int = 160) -> str:
 def predict_text(model, data: dict, text: str) -> str:
     """`evaluate.py RUN_DIR --text "..."`: the predicted class and its probability."""
     if not text.strip():
-        raise UsageError('the text is empty; give a sentence to classify, e.g. --text "a moving film".')
+        raise UsageError(
+            'the text is empty; give a sentence to classify, e.g. --text "a moving film".'
+        )
     probabilities = np.asarray(model(tf.constant([text]), training=False))[0]  # (num_classes,)
     best = int(np.argmax(probabilities))
     return f"{data['class_names'][best]} (probability {probabilities[best]:.3f}): {shorten(text)}"

@@ -22,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from models import classification, text
 from models.registry import CommandLineInput, ModelSpec, register
 from training import figures, preprocessing
-from models import classification, text
 
 ATTENTION_TOKENS = 32  # words shown in the attention heatmap
 
@@ -35,7 +35,11 @@ class TokenAndPositionEmbedding(layers.Layer):
 
     def __init__(self, vocabulary_size, max_length, embedding_dim, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.max_length, self.embedding_dim = vocabulary_size, max_length, embedding_dim
+        self.vocabulary_size, self.max_length, self.embedding_dim = (
+            vocabulary_size,
+            max_length,
+            embedding_dim,
+        )
         self.token_embedding = layers.Embedding(vocabulary_size, embedding_dim)
         self.position_embedding = layers.Embedding(max_length, embedding_dim)
 
@@ -51,8 +55,12 @@ class TokenAndPositionEmbedding(layers.Layer):
         return ops.not_equal(token_ids, text.PADDING_ID)  # (batch, length), False at padding
 
     def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
-                "max_length": self.max_length, "embedding_dim": self.embedding_dim}
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "max_length": self.max_length,
+            "embedding_dim": self.embedding_dim,
+        }
 
 
 @keras.saving.register_keras_serializable(package="transformer")
@@ -66,7 +74,9 @@ class TransformerEncoder(layers.Layer):
         self.supports_masking = True
         self.embedding_dim, self.num_heads = embedding_dim, num_heads
         self.feed_forward_dim, self.dropout_rate = feed_forward_dim, dropout_rate
-        self.attention = layers.MultiHeadAttention(num_heads, key_dim=embedding_dim // num_heads, dropout=dropout_rate)
+        self.attention = layers.MultiHeadAttention(
+            num_heads, key_dim=embedding_dim // num_heads, dropout=dropout_rate
+        )
         self.feed_forward_hidden = layers.Dense(feed_forward_dim, activation="relu")
         self.feed_forward_output = layers.Dense(embedding_dim)
         self.attention_norm = layers.LayerNormalization(epsilon=1e-6)
@@ -89,35 +99,51 @@ class TransformerEncoder(layers.Layer):
             x, x, attention_mask=attention_mask, training=training, return_attention_scores=True
         )  # scores: (batch, num_heads, length, length), each row sums to 1
         x = self.attention_norm(x + self.attention_dropout(attended, training=training))
-        feed_forward = self.feed_forward_output(self.feed_forward_hidden(x))  # the same MLP at every position
+        feed_forward = self.feed_forward_output(
+            self.feed_forward_hidden(x)
+        )  # the same MLP at every position
         x = self.feed_forward_norm(x + self.feed_forward_dropout(feed_forward, training=training))
         return (x, scores) if return_attention_scores else x
 
     def get_config(self):
-        return {**super().get_config(), "embedding_dim": self.embedding_dim, "num_heads": self.num_heads,
-                "feed_forward_dim": self.feed_forward_dim, "dropout_rate": self.dropout_rate}
+        return {
+            **super().get_config(),
+            "embedding_dim": self.embedding_dim,
+            "num_heads": self.num_heads,
+            "feed_forward_dim": self.feed_forward_dim,
+            "dropout_rate": self.dropout_rate,
+        }
 
 
 def build_transformer(data, hyperparameters) -> keras.Model:
     """(batch,) strings -> (batch, num_classes) class probabilities."""
     if hyperparameters["embedding_dim"] % hyperparameters["num_heads"]:
-        raise ValueError("embedding_dim must be a multiple of num_heads (each head gets an equal share)")
+        raise ValueError(
+            "embedding_dim must be a multiple of num_heads (each head gets an equal share)"
+        )
     inputs = text.text_input()
     token_ids = text.make_vectorizer(hyperparameters)(inputs)  # (batch, sequence_length)
     x = TokenAndPositionEmbedding(
-        hyperparameters["vocabulary_size"], hyperparameters["sequence_length"],
-        hyperparameters["embedding_dim"], name="embedding",
+        hyperparameters["vocabulary_size"],
+        hyperparameters["sequence_length"],
+        hyperparameters["embedding_dim"],
+        name="embedding",
     )(token_ids)  # (batch, sequence_length, embedding_dim)
     for block in range(hyperparameters["num_blocks"]):
         x = TransformerEncoder(
-            hyperparameters["embedding_dim"], hyperparameters["num_heads"],
-            hyperparameters["feed_forward_dim"], hyperparameters["dropout_rate"], name=f"encoder_{block + 1}",
+            hyperparameters["embedding_dim"],
+            hyperparameters["num_heads"],
+            hyperparameters["feed_forward_dim"],
+            hyperparameters["dropout_rate"],
+            name=f"encoder_{block + 1}",
         )(x)
     x = layers.GlobalAveragePooling1D()(x)  # (batch, embedding_dim): mean over the real words only
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
-    outputs = layers.Dense(data.num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+    outputs = layers.Dense(
+        data.num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name="transformer")
 
 
@@ -146,12 +172,19 @@ class AttentionImage(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         # The shortest of a few hundred reviews: few enough words to label every row and column.
-        reviews = [bytes(review).decode() for batch, _ in self.validation.take(8) for review in batch.numpy()]
+        reviews = [
+            bytes(review).decode()
+            for batch, _ in self.validation.take(8)
+            for review in batch.numpy()
+        ]
         review = min(reviews, key=len)
         words, weights = attention_map(self.model, review)
         image = figures.to_image_tensor(
-            figures.attention_figure(words[:ATTENTION_TOKENS], weights[:ATTENTION_TOKENS, :ATTENTION_TOKENS],
-                                     total_words=len(words))
+            figures.attention_figure(
+                words[:ATTENTION_TOKENS],
+                weights[:ATTENTION_TOKENS, :ATTENTION_TOKENS],
+                total_words=len(words),
+            )
         )
         writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "validation"))
         with writer.as_default():
@@ -161,7 +194,9 @@ class AttentionImage(keras.callbacks.Callback):
 
 
 def transformer_callbacks(data_info, validation, log_dir: str) -> list:
-    return classification.callbacks(data_info, validation, log_dir) + [AttentionImage(validation, log_dir)]
+    return classification.callbacks(data_info, validation, log_dir) + [
+        AttentionImage(validation, log_dir)
+    ]
 
 
 register(
@@ -200,6 +235,8 @@ register(
         callbacks=transformer_callbacks,
         report=text.report,
         adapt=text.adapt,
-        command_line_input=CommandLineInput("--text", "classify this text (text models)", text.predict_text),
+        command_line_input=CommandLineInput(
+            "--text", "classify this text (text models)", text.predict_text
+        ),
     )
 )

@@ -23,12 +23,12 @@ with the GAN's.)
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy.special import erfinv
 from keras import layers, ops
+from scipy.special import erfinv
 
+from models import generative
 from models.registry import ModelSpec, get_spec, register
 from training import figures, preprocessing
-from models import generative
 
 MANIFOLD_STEPS = 15  # the 2-D latent manifold figure decodes a 15x15 grid of points
 
@@ -73,7 +73,9 @@ class VAE(generative.GenerativeModel):
         super().__init__(("loss", "reconstruction_loss", "kl_loss"), **kwargs)
         self.encoder = encoder
         self.decoder = decoder
-        self.sampling = Sampling(name="sampling", dtype="float32")  # as the mean and log-variance are
+        self.sampling = Sampling(
+            name="sampling", dtype="float32"
+        )  # as the mean and log-variance are
 
     @property
     def latent_dim(self) -> int:
@@ -109,8 +111,11 @@ class VAE(generative.GenerativeModel):
         return self.track(reconstruction + kl, reconstruction, kl)
 
     def get_config(self):
-        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -128,7 +133,9 @@ def build_encoder(input_shape, hyperparameters) -> keras.Model:
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(layers.Flatten()(x))
     # float32 under mixed precision: the KL term and exp(log_variance) need the range.
     mean = layers.Dense(hyperparameters["latent_dim"], dtype="float32", name="mean")(x)
-    log_variance = layers.Dense(hyperparameters["latent_dim"], dtype="float32", name="log_variance")(x)
+    log_variance = layers.Dense(
+        hyperparameters["latent_dim"], dtype="float32", name="log_variance"
+    )(x)
     return keras.Model(images, [mean, log_variance], name="encoder")
 
 
@@ -150,25 +157,43 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     files, metrics = generative.frechet_report(model, batches, data_info, out_dir, get_spec("cnn"))
     images = generative.first_images(batches, 32)
     rebuilt = np.asarray(model(images))
-    pairs = np.concatenate([np.stack([images[row * 8:(row + 1) * 8], rebuilt[row * 8:(row + 1) * 8]])
-                            for row in range(len(images) // 8)]).reshape(-1, *images.shape[1:])
-    files["reconstructions"] = figures.save_png(figures.image_grid_figure(
-        pairs, "Test images (odd rows) and their reconstructions (even rows)"), f"{out_dir}/reconstructions.png")
+    pairs = np.concatenate(
+        [
+            np.stack([images[row * 8 : (row + 1) * 8], rebuilt[row * 8 : (row + 1) * 8]])
+            for row in range(len(images) // 8)
+        ]
+    ).reshape(-1, *images.shape[1:])
+    files["reconstructions"] = figures.save_png(
+        figures.image_grid_figure(
+            pairs, "Test images (odd rows) and their reconstructions (even rows)"
+        ),
+        f"{out_dir}/reconstructions.png",
+    )
     if model.latent_dim == 2:
         # Evenly spaced quantiles of N(0, 1) along both axes: equal probability mass per step.
-        steps = np.sqrt(2) * np.array([erfinv(2 * q - 1) for q in np.linspace(0.05, 0.95, MANIFOLD_STEPS)])
+        steps = np.sqrt(2) * np.array(
+            [erfinv(2 * q - 1) for q in np.linspace(0.05, 0.95, MANIFOLD_STEPS)]
+        )
         points = np.array([[x, y] for y in steps[::-1] for x in steps], np.float32)
-        files["latent_manifold"] = figures.save_png(figures.image_grid_figure(
-            model.generate(points), "Decoded latent grid (z1 left to right, z2 bottom to top)", MANIFOLD_STEPS),
-            f"{out_dir}/latent_manifold.png")
+        files["latent_manifold"] = figures.save_png(
+            figures.image_grid_figure(
+                model.generate(points),
+                "Decoded latent grid (z1 left to right, z2 bottom to top)",
+                MANIFOLD_STEPS,
+            ),
+            f"{out_dir}/latent_manifold.png",
+        )
     return files, metrics
 
 
 def build_vae(data, hyperparameters) -> VAE:
     if len(hyperparameters["filters"]) != 2:
         raise ValueError("filters needs exactly two values (two halvings: 28 -> 14 -> 7)")
-    return VAE(build_encoder(data.input_shape, hyperparameters),
-               build_decoder(data.input_shape, hyperparameters), name="vae")
+    return VAE(
+        build_encoder(data.input_shape, hyperparameters),
+        build_decoder(data.input_shape, hyperparameters),
+        name="vae",
+    )
 
 
 register(

@@ -26,9 +26,23 @@ def tiny_flags(model: str, run_dir, *extra) -> list[str]:
 def start_training(flags, logical_cpus=1, examples=256, environment=None) -> subprocess.Popen:
     """train.main(flags) on learnable mock data (synthetic.mock_learnable), in a new process
     with `environment` added to this one's (e.g. TF_CONFIG)."""
-    command = [sys.executable, HELPER, "--logical-cpus", str(logical_cpus), "--examples", str(examples), "--"]
-    return subprocess.Popen(command + list(flags), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, **(environment or {})})
+    command = [
+        sys.executable,
+        HELPER,
+        "--logical-cpus",
+        str(logical_cpus),
+        "--examples",
+        str(examples),
+        "--",
+    ]
+    return subprocess.Popen(
+        command + list(flags),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(environment or {})},
+    )
 
 
 def run_training(flags, timeout=240, **kwargs) -> str:

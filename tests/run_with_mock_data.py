@@ -10,7 +10,10 @@ import argparse
 import os
 import sys
 
-sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(__file__)]
+sys.path[:0] = [
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    os.path.dirname(__file__),
+]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402

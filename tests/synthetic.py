@@ -42,7 +42,9 @@ def sentiment_reviews(num_examples: int, seed: int, extra_word: str = ""):
     reviews = []
     for label in labels:
         words = list(rng.choice(NEUTRAL_WORDS, rng.integers(3, 15)))
-        words.insert(rng.integers(0, len(words) + 1), rng.choice(POSITIVE_WORDS if label else NEGATIVE_WORDS))
+        words.insert(
+            rng.integers(0, len(words) + 1), rng.choice(POSITIVE_WORDS if label else NEGATIVE_WORDS)
+        )
         reviews.append(" ".join(words + ([extra_word] if extra_word else [])).capitalize() + ".")
     return np.array(reviews, dtype=object), labels.astype(np.int64)
 
@@ -69,7 +71,9 @@ def tone_clips(num_examples: int, sample_rate: int, num_classes: int, seed: int)
         names.append(f"{label}_{SPEAKERS[index // num_classes % len(SPEAKERS)]}_{take}.wav")
         length = int(rng.uniform(*TONE_SECONDS) * sample_rate)
         time = np.arange(length) / sample_rate
-        tone = rng.uniform(0.1, 0.8) * np.sin(2 * np.pi * tone_hertz(label) * time + rng.uniform(0, 2 * np.pi))
+        tone = rng.uniform(0.1, 0.8) * np.sin(
+            2 * np.pi * tone_hertz(label) * time + rng.uniform(0, 2 * np.pi)
+        )
         tone[: rng.integers(0, sample_rate // 20)] = 0  # the sound starts up to 50 ms late
         noisy = tone + rng.normal(0, 0.01, length)
         clips.append(np.clip(noisy * 32767, -32768, 32767).astype(np.int16))
@@ -79,8 +83,9 @@ def tone_clips(num_examples: int, sample_rate: int, num_classes: int, seed: int)
 
 def tone_dataset(features, num_examples: int, seed: int) -> tf.data.Dataset:
     """Examples with the features of an audio dataset (spoken_digit, speech_commands)."""
-    clips, labels, names = tone_clips(num_examples, features["audio"].sample_rate,
-                                      features["label"].num_classes, seed)
+    clips, labels, names = tone_clips(
+        num_examples, features["audio"].sample_rate, features["label"].num_classes, seed
+    )
     audio_dtype = features["audio"].dtype
 
     def examples():
@@ -107,7 +112,9 @@ def learnable_dataset(features, split: str, num_examples: int) -> tf.data.Datase
         extra_word = TEST_ONLY_WORD if str(split).startswith("test") else ""
         reviews, labels = sentiment_reviews(num_examples, seed, extra_word)
         return tf.data.Dataset.from_tensor_slices({"text": reviews, "label": labels})
-    images, labels = band_images(num_examples, features["image"].shape, features["label"].num_classes, seed)
+    images, labels = band_images(
+        num_examples, features["image"].shape, features["label"].num_classes, seed
+    )
     return tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
 
 
@@ -117,7 +124,9 @@ def mock_learnable(num_examples: int):
     def as_dataset_fn(builder, split, *args, **kwargs):
         return learnable_dataset(builder.info.features, split, num_examples)
 
-    return tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn)
+    return tfds.testing.mock_data(
+        policy=tfds.testing.MockPolicy.USE_CODE, as_dataset_fn=as_dataset_fn
+    )
 
 
 def write_tfds_dataset(data_dir: str, name: str, splits, num_examples: int) -> None:
@@ -127,12 +136,16 @@ def write_tfds_dataset(data_dir: str, name: str, splits, num_examples: int) -> N
     Same name, version, config, features and splits as the real dataset, so `tfds.load(name,
     data_dir=data_dir)` in any process reads them as it would a download (used where mocking in
     the process is not possible, such as a notebook's kernel)."""
-    real = tfds.builder(name, data_dir=os.path.join(data_dir, "empty"))  # the code's info; no data read
+    real = tfds.builder(
+        name, data_dir=os.path.join(data_dir, "empty")
+    )  # the code's info; no data read
     tfds.dataset_builders.store_as_tfds_dataset(
         name=name,
         version=str(real.info.version),
         config=real.builder_config.name if real.builder_config else None,
-        split_datasets={split: learnable_dataset(real.info.features, split, num_examples) for split in splits},
+        split_datasets={
+            split: learnable_dataset(real.info.features, split, num_examples) for split in splits
+        },
         features=real.info.features,
         data_dir=data_dir,
         description=f"Learnable stand-in for {name} (tests/synthetic.py)",

@@ -13,21 +13,28 @@ import types
 import numpy as np
 import pytest
 import tensorflow as tf
+from toy_environment import RANDOM_PLAY_RETURN
 
 import evaluate
 import train
 from conftest import ROOT, model_weights, tiny_flags
 from models import dqn, policy_gradient
-from toy_environment import RANDOM_PLAY_RETURN
 from training.config import RunConfig
 
 AGENTS = ["dqn", "policy_gradient"]
 
 
-def make_agent(agent_class, hyperparameters, learning_rate, batch_size=8, observation_size=2, num_actions=2):
+def make_agent(
+    agent_class, hyperparameters, learning_rate, batch_size=8, observation_size=2, num_actions=2
+):
     info = types.SimpleNamespace(observation_size=observation_size, num_actions=num_actions)
-    config = RunConfig(model="test", run_dir="unused", hyperparameters=hyperparameters, batch_size=batch_size,
-                       learning_rate=learning_rate)
+    config = RunConfig(
+        model="test",
+        run_dir="unused",
+        hyperparameters=hyperparameters,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+    )
     return agent_class(info, config)
 
 
@@ -43,8 +50,14 @@ def test_dqn_update_moves_q_toward_the_td_target():
 
 
 def test_dqn_copies_into_the_target_network_every_interval():
-    hyperparameters = {**dqn.SPEC.hyperparameters, "hidden_units": (8,), "learning_starts": 0,
-                       "train_frequency": 1, "gradient_steps": 1, "target_update_interval": 3}
+    hyperparameters = {
+        **dqn.SPEC.hyperparameters,
+        "hidden_units": (8,),
+        "learning_starts": 0,
+        "train_frequency": 1,
+        "gradient_steps": 1,
+        "target_update_interval": 3,
+    }
     agent = make_agent(dqn.DeepQNetworkAgent, hyperparameters, learning_rate=1e-2, batch_size=4)
     observation = np.array([0.1, 0.2], np.float32)
     for step in range(3):
@@ -59,7 +72,11 @@ def test_dqn_copies_into_the_target_network_every_interval():
 
 def test_policy_gradient_update_favours_actions_with_higher_returns():
     """One state; action 1 returned 1, action 0 returned 0: one step makes action 1 more likely."""
-    hyperparameters = {**policy_gradient.SPEC.hyperparameters, "hidden_units": (8,), "entropy_weight": 0.0}
+    hyperparameters = {
+        **policy_gradient.SPEC.hyperparameters,
+        "hidden_units": (8,),
+        "entropy_weight": 0.0,
+    }
     agent = make_agent(policy_gradient.PolicyGradientAgent, hyperparameters, learning_rate=1e-2)
     observations = np.full((8, 2), 0.3, np.float32)
     actions = np.array([0, 1] * 4, np.int64)
@@ -74,12 +91,23 @@ def test_policy_gradient_update_favours_actions_with_higher_returns():
 
 
 def test_policy_gradient_learns_after_batch_size_steps_of_whole_episodes():
-    agent = make_agent(policy_gradient.PolicyGradientAgent, policy_gradient.SPEC.hyperparameters, 1e-3, batch_size=5)
+    agent = make_agent(
+        policy_gradient.PolicyGradientAgent,
+        policy_gradient.SPEC.hyperparameters,
+        1e-3,
+        batch_size=5,
+    )
     observation = np.zeros(2, np.float32)
-    logs = [agent.observe(observation, 0, 1.0, observation, step == 2, False, step) for step in range(3)]
+    logs = [
+        agent.observe(observation, 0, 1.0, observation, step == 2, False, step) for step in range(3)
+    ]
     assert logs == [{}, {}, {}]  # one episode of 3 steps: fewer than 5
-    logs = [agent.observe(observation, 0, 1.0, observation, step == 2, False, step) for step in range(3)]
-    assert "policy_loss" in logs[-1] and agent.batch["actions"] == []  # 6 steps: learned, batch emptied
+    logs = [
+        agent.observe(observation, 0, 1.0, observation, step == 2, False, step) for step in range(3)
+    ]
+    assert (
+        "policy_loss" in logs[-1] and agent.batch["actions"] == []
+    )  # 6 steps: learned, batch emptied
 
 
 def tensorboard_tags(log_dir) -> set[str]:
@@ -93,13 +121,16 @@ def tensorboard_tags(log_dir) -> set[str]:
 def agent_flags(model, run_dir, *extra) -> list[str]:
     flags = tiny_flags(model, run_dir, *extra)
     index = flags.index("--batch-size")
-    return flags[:index] + flags[index + 2:]  # the agent's own batch size unless told
+    return flags[:index] + flags[index + 2 :]  # the agent's own batch size unless told
 
 
-@pytest.mark.parametrize("model, extra", [
-    ("dqn", []),
-    ("policy_gradient", ["--batch-size", "100", "--learning-rate", "0.01"]),
-])
+@pytest.mark.parametrize(
+    "model, extra",
+    [
+        ("dqn", []),
+        ("policy_gradient", ["--batch-size", "100", "--learning-rate", "0.01"]),
+    ],
+)
 def test_agent_learns_a_toy_game_through_train_and_evaluate(model, extra, tmp_path, capsys):
     run_dir = tmp_path / "run"
     flags = agent_flags(model, run_dir, "--env", "SignGame-v0", "--env-steps", "3000", *extra)
@@ -114,20 +145,28 @@ def test_agent_learns_a_toy_game_through_train_and_evaluate(model, extra, tmp_pa
     assert evaluate.main([str(run_dir), "--episodes", "40"]) == 0
     evaluation = json.loads((run_dir / "eval" / "metrics.json").read_text())
     assert evaluation["episodes"] == 40
-    assert evaluation["mean_return"] >= 6 * RANDOM_PLAY_RETURN, evaluation  # a perfect player scores 10
+    assert evaluation["mean_return"] >= 6 * RANDOM_PLAY_RETURN, (
+        evaluation
+    )  # a perfect player scores 10
     assert evaluation["min_return"] <= evaluation["mean_return"] <= evaluation["max_return"] <= 10
     assert {"evaluation_returns.png", "training_returns.png"} <= set(os.listdir(run_dir / "eval"))
     assert "SignGame-v0 cannot draw itself" in capsys.readouterr().out  # no animation, no failure
 
     tags = tensorboard_tags(run_dir / "logs" / "train")
     assert {"episode/return", "episode/length", "evaluation/mean_return"} <= tags
-    assert ({"agent/loss", "agent/epsilon"} if model == "dqn" else {"agent/policy_loss", "agent/entropy"}) <= tags
+    assert (
+        {"agent/loss", "agent/epsilon"}
+        if model == "dqn"
+        else {"agent/policy_loss", "agent/entropy"}
+    ) <= tags
     assert any(tag.startswith(("q_network/", "policy/")) for tag in tags)  # weight histograms
 
 
 def test_evaluation_is_repeatable_and_uses_fixed_seeds(tmp_path):
     run_dir = tmp_path / "run"
-    assert train.main(agent_flags("policy_gradient", run_dir, "--env-steps", "300")) == 0  # real CartPole-v1
+    assert (
+        train.main(agent_flags("policy_gradient", run_dir, "--env-steps", "300")) == 0
+    )  # real CartPole-v1
     assert evaluate.main([str(run_dir), "--episodes", "5"]) == 0
     first = json.loads((run_dir / "eval" / "metrics.json").read_text())
     assert evaluate.main([str(run_dir), "--episodes", "5"]) == 0
@@ -136,8 +175,13 @@ def test_evaluation_is_repeatable_and_uses_fixed_seeds(tmp_path):
 
 
 def start_agent(flags) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "train.py", *flags], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "train.py", *flags],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finish(process, timeout=180) -> str:
@@ -151,13 +195,25 @@ def test_resume_after_sigkill_continues_the_step_count(model, tmp_path):
     """Killed after a backup, the same command resumes at the backup's step and ends exactly
     where an uninterrupted run ends."""
     steps = 3000
-    extra = ["--env-steps", str(steps), "--seed", "4", "--deterministic", "--set", "evaluation_interval=300"]
-    uninterrupted = start_agent(agent_flags(model, tmp_path / "uninterrupted", *extra, "--batch-size", "64"))
+    extra = [
+        "--env-steps",
+        str(steps),
+        "--seed",
+        "4",
+        "--deterministic",
+        "--set",
+        "evaluation_interval=300",
+    ]
+    uninterrupted = start_agent(
+        agent_flags(model, tmp_path / "uninterrupted", *extra, "--batch-size", "64")
+    )
     flags = agent_flags(model, tmp_path / "killed", *extra, "--batch-size", "64")
     process = start_agent(flags)
     backup = tmp_path / "killed" / "backup" / "state.npz"
     deadline = time.monotonic() + 120
-    while not backup.exists() or int(np.load(backup)["loop/step"]) < 300:  # a backup after some learning
+    while (
+        not backup.exists() or int(np.load(backup)["loop/step"]) < 300
+    ):  # a backup after some learning
         assert process.poll() is None, process.stdout.read()[-3000:]
         assert time.monotonic() < deadline, "no backup appeared"
         time.sleep(0.01)
@@ -174,7 +230,10 @@ def test_resume_after_sigkill_continues_the_step_count(model, tmp_path):
     with open(tmp_path / "killed" / "episodes.csv") as file:
         resumed_steps = [int(row["step"]) for row in csv.DictReader(file)]
     assert resumed_steps == sorted(set(resumed_steps))  # no episode counted twice
-    assert (tmp_path / "killed" / "episodes.csv").read_text() == (tmp_path / "uninterrupted" / "episodes.csv").read_text()
-    for resumed, whole in zip(model_weights(tmp_path / "killed"), model_weights(tmp_path / "uninterrupted")):
+    assert (tmp_path / "killed" / "episodes.csv").read_text() == (
+        tmp_path / "uninterrupted" / "episodes.csv"
+    ).read_text()
+    for resumed, whole in zip(
+        model_weights(tmp_path / "killed"), model_weights(tmp_path / "uninterrupted")
+    ):
         np.testing.assert_array_equal(resumed, whole)
-

@@ -7,6 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import evaluate
+import models
 import train
 from conftest import tiny_flags
 from synthetic import mock_learnable
@@ -27,13 +28,25 @@ def run_train(argv, capsys, mocked=True):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--model", "resnet9000"], "unknown model 'resnet9000'; known models: cnn, dqn, gan, mlp, policy_gradient, rnn, speech, transformer, vae"),
+        (
+            ["--model", "resnet9000"],
+            "unknown model 'resnet9000'; known models: " + ", ".join(models.names()),
+        ),
         (["--model", "cnn", "--dataset", "imdb_reviews"], "needs an image-classification dataset"),
-        (["--model", "rnn", "--dataset", "mnist"], "needs a text-classification dataset with a 'text'"),
-        (["--model", "speech", "--dataset", "imdb_reviews"], "needs an audio-classification dataset"),
+        (
+            ["--model", "rnn", "--dataset", "mnist"],
+            "needs a text-classification dataset with a 'text'",
+        ),
+        (
+            ["--model", "speech", "--dataset", "imdb_reviews"],
+            "needs an audio-classification dataset",
+        ),
         (["--model", "vae", "--dataset", "imdb_reviews"], "needs an image dataset"),
         (["--model", "gan", "--dataset", "omniglot"], "need a fixed size divisible by 4"),
-        (["--model", "transformer", "--set", "num_heads=3"], "embedding_dim must be a multiple of num_heads"),
+        (
+            ["--model", "transformer", "--set", "num_heads=3"],
+            "embedding_dim must be a multiple of num_heads",
+        ),
         (["--model", "cnn", "--dataset", "no_such_dataset"], "unknown dataset 'no_such_dataset'"),
         (["--model", "mlp", "--set", "depth=3"], "mlp has no hyperparameter 'depth'"),
         (["--model", "mlp", "--set", "dropout_rate=a lot"], "expected float"),
@@ -48,14 +61,32 @@ def run_train(argv, capsys, mocked=True):
         (["--epochs", "3"], "--model is required"),
         (["--model", "dqn", "--env", "Pendulum-v1"], "not a discrete choice"),
         (["--model", "policy_gradient", "--env", "FrozenLake-v1"], "not a flat vector of numbers"),
-        (["--model", "dqn", "--env", "NoSuchGame-v0"], "cannot make the gymnasium environment 'NoSuchGame-v0'"),
+        (
+            ["--model", "dqn", "--env", "NoSuchGame-v0"],
+            "cannot make the gymnasium environment 'NoSuchGame-v0'",
+        ),
         (["--model", "dqn", "--env-steps", "0"], "must be a positive integer"),
-        (["--model", "dqn", "--dataset", "mnist"], "dqn does not take --dataset: it learns in an environment"),
+        (
+            ["--model", "dqn", "--dataset", "mnist"],
+            "dqn does not take --dataset: it learns in an environment",
+        ),
         (["--model", "policy_gradient", "--epochs", "3"], "does not take --epochs"),
-        (["--model", "cnn", "--env", "CartPole-v1"], "cnn does not take --env: it learns from a dataset"),
-        (["--model", "dqn", "--strategy", "mirrored"], "leave out --mixed-precision, --jit-compile and --strategy"),
-        (["--model", "policy_gradient", "--jit-compile"], "leave out --mixed-precision, --jit-compile and --strategy"),
-        (["--model", "mlp", "--strategy", "multi_worker"], "needs TF_CONFIG to describe the cluster"),
+        (
+            ["--model", "cnn", "--env", "CartPole-v1"],
+            "cnn does not take --env: it learns from a dataset",
+        ),
+        (
+            ["--model", "dqn", "--strategy", "mirrored"],
+            "leave out --mixed-precision, --jit-compile and --strategy",
+        ),
+        (
+            ["--model", "policy_gradient", "--jit-compile"],
+            "leave out --mixed-precision, --jit-compile and --strategy",
+        ),
+        (
+            ["--model", "mlp", "--strategy", "multi_worker"],
+            "needs TF_CONFIG to describe the cluster",
+        ),
         (["--model", "dqn", "--set", "hidden_units=0"], "cannot build dqn"),
     ],
 )
@@ -71,8 +102,18 @@ def test_unprepared_dataset_fails_fast_offline(capsys, tmp_path, monkeypatch):
     # A closed local port stands for "no network", whatever network this machine has.
     monkeypatch.setattr(input_pipeline, "NETWORK_PROBE", ("127.0.0.1", 9))
     start = time.monotonic()
-    code, err = run_train(["--model", "mlp", "--data-dir", str(tmp_path / "empty"),
-                           "--run-dir", str(tmp_path / "run")], capsys, mocked=False)
+    code, err = run_train(
+        [
+            "--model",
+            "mlp",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        capsys,
+        mocked=False,
+    )
     assert code == 2 and time.monotonic() - start < 15
     assert "'mnist' is not in" in err and "--data-dir or TFDS_DATA_DIR" in err
     assert not (tmp_path / "run").exists()
@@ -80,7 +121,9 @@ def test_unprepared_dataset_fails_fast_offline(capsys, tmp_path, monkeypatch):
 
 def test_divergence_stops_with_a_message(capsys, tmp_path):
     with mock_learnable(64):
-        code = train.main(tiny_flags("mlp", tmp_path / "run", "--epochs", "2", "--learning-rate", "1e30"))
+        code = train.main(
+            tiny_flags("mlp", tmp_path / "run", "--epochs", "2", "--learning-rate", "1e30")
+        )
     err = capsys.readouterr().err
     assert code == 2 and "training diverged" in err and "lower --learning-rate" in err
     assert not (tmp_path / "run" / "model.keras").exists()
@@ -104,9 +147,11 @@ def test_evaluate_not_a_run_dir(capsys, tmp_path):
 
 
 def test_evaluate_unfinished_run(capsys, tmp_path):
-    (tmp_path / "config.json").write_text('{"model": "cnn", "dataset": "mnist", "run_dir": "x", '
-                                          '"hyperparameters": {}, "epochs": 1, "batch_size": 1, '
-                                          '"learning_rate": 0.1}')
+    (tmp_path / "config.json").write_text(
+        '{"model": "cnn", "dataset": "mnist", "run_dir": "x", '
+        '"hyperparameters": {}, "epochs": 1, "batch_size": 1, '
+        '"learning_rate": 0.1}'
+    )
     code, err = run_evaluate([str(tmp_path)], capsys)
     assert code == 2 and "unfinished run" in err and "--run-dir" in err
 
@@ -130,13 +175,25 @@ def test_evaluate_corrupted_model(capsys, tmp_path):
 def test_evaluate_refuses_options_of_the_other_loop(capsys, tmp_path):
     with mock_learnable(32):
         assert train.main(tiny_flags("mlp", tmp_path / "mlp", "--epochs", "1")) == 0
-    agent_flags = [flag for flag in tiny_flags("dqn", tmp_path / "dqn", "--env-steps", "50") if flag not in ("--batch-size", "16")]
+    agent_flags = [
+        flag
+        for flag in tiny_flags("dqn", tmp_path / "dqn", "--env-steps", "50")
+        if flag not in ("--batch-size", "16")
+    ]
     assert train.main(agent_flags) == 0
     capsys.readouterr()
-    for argv, message in [([str(tmp_path / "mlp"), "--episodes", "5"], "mlp does not take --episodes; it takes --split"),
-                          ([str(tmp_path / "dqn"), "--split", "test"], "dqn does not take --split; it takes --episodes"),
-                          ([str(tmp_path / "dqn"), "--episodes", "0"], "must be a positive integer"),
-                          ([str(tmp_path / "dqn"), "--text", "hi"], "dqn cannot answer --text")]:
+    for argv, message in [
+        (
+            [str(tmp_path / "mlp"), "--episodes", "5"],
+            "mlp does not take --episodes; it takes --split",
+        ),
+        (
+            [str(tmp_path / "dqn"), "--split", "test"],
+            "dqn does not take --split; it takes --episodes",
+        ),
+        ([str(tmp_path / "dqn"), "--episodes", "0"], "must be a positive integer"),
+        ([str(tmp_path / "dqn"), "--text", "hi"], "dqn cannot answer --text"),
+    ]:
         code, err = run_evaluate(argv, capsys)
         assert code == 2 and message in err
     assert not (tmp_path / "dqn" / "eval").exists() and not (tmp_path / "mlp" / "eval").exists()

@@ -6,7 +6,13 @@ from training.callbacks import truncate_history
 from training.config import RunConfig, apply_overrides
 from training.errors import UsageError
 
-DEFAULTS = {"hidden_units": (512, 256), "activation": "relu", "dropout_rate": 0.3, "epochs": 3, "bias": True}
+DEFAULTS = {
+    "hidden_units": (512, 256),
+    "activation": "relu",
+    "dropout_rate": 0.3,
+    "epochs": 3,
+    "bias": True,
+}
 
 
 def test_overrides_parse_as_the_default_type():
@@ -15,9 +21,16 @@ def test_overrides_parse_as_the_default_type():
         ["hidden_units=64,32,16", "activation=sigmoid", "dropout_rate=0", "epochs=7", "bias=false"],
         "mlp",
     )
-    assert parsed == {"hidden_units": (64, 32, 16), "activation": "sigmoid", "dropout_rate": 0.0,
-                      "epochs": 7, "bias": False}
-    assert type(parsed["dropout_rate"]) is float and DEFAULTS["dropout_rate"] == 0.3  # defaults untouched
+    assert parsed == {
+        "hidden_units": (64, 32, 16),
+        "activation": "sigmoid",
+        "dropout_rate": 0.0,
+        "epochs": 7,
+        "bias": False,
+    }
+    assert (
+        type(parsed["dropout_rate"]) is float and DEFAULTS["dropout_rate"] == 0.3
+    )  # defaults untouched
 
 
 @pytest.mark.parametrize("assignment", ["epochs=2.5", "bias=maybe", "hidden_units=1,x"])
@@ -27,11 +40,26 @@ def test_wrong_types_are_refused(assignment):
 
 
 def test_resume_refuses_a_different_training_config():
-    base = dict(model="mlp", dataset="mnist", run_dir="a", hyperparameters={"units": (8,)}, epochs=3,
-                batch_size=16, learning_rate=0.1)
+    base = dict(
+        model="mlp",
+        dataset="mnist",
+        run_dir="a",
+        hyperparameters={"units": (8,)},
+        epochs=3,
+        batch_size=16,
+        learning_rate=0.1,
+    )
     saved = RunConfig(**base)
-    assert RunConfig(**{**base, "run_dir": "b", "hyperparameters": {"units": [8]}}).training_differences(saved) == []
-    assert RunConfig(**{**base, "epochs": 4, "seed": 2}).training_differences(saved) == ["epochs", "seed"]
+    assert (
+        RunConfig(
+            **{**base, "run_dir": "b", "hyperparameters": {"units": [8]}}
+        ).training_differences(saved)
+        == []
+    )
+    assert RunConfig(**{**base, "epochs": 4, "seed": 2}).training_differences(saved) == [
+        "epochs",
+        "seed",
+    ]
 
 
 def test_truncate_history_keeps_finished_epochs(tmp_path):

@@ -9,14 +9,13 @@ import sys
 import keras
 import numpy as np
 import pytest
+from test_train_evaluate import summary_tags
 
 import evaluate
 import train
 from conftest import ROOT, tiny_flags
-from models import vae
+from models import generative, vae
 from synthetic import mock_learnable
-from test_train_evaluate import summary_tags
-from models import generative
 
 GENERATIVE_MODELS = ["gan", "vae"]
 EPOCHS = 2
@@ -32,7 +31,9 @@ def test_kl_of_the_prior_is_zero_and_matches_a_hand_computed_value():
 
 
 def test_negative_elbo_of_a_perfect_reconstruction_is_the_kl():
-    images = (np.random.default_rng(0).uniform(size=(2, 4, 4, 1)) > 0.5).astype(np.float32)  # black and white
+    images = (np.random.default_rng(0).uniform(size=(2, 4, 4, 1)) > 0.5).astype(
+        np.float32
+    )  # black and white
     certain = 100.0 * (2 * images - 1)  # logits: P(ink) = 1 where there is ink, 0 elsewhere
     mean, log_variance = np.full((2, 3), 0.5, np.float32), np.full((2, 3), -1.0, np.float32)
     kl = np.asarray(vae.kl_divergence(mean, log_variance))
@@ -46,7 +47,9 @@ def test_negative_elbo_of_a_perfect_reconstruction_is_the_kl():
 def test_frechet_distance_is_zero_for_a_set_with_itself_and_grows_with_a_shift():
     features = np.random.default_rng(1).normal(size=(500, 6))
     assert abs(generative.frechet_distance(features, features)) < 1e-4
-    distances = [generative.frechet_distance(features, features + shift) for shift in (0.5, 1.0, 2.0)]
+    distances = [
+        generative.frechet_distance(features, features + shift) for shift in (0.5, 1.0, 2.0)
+    ]
     # Same covariance, so the distance is exactly the squared shift of the mean: 6 * shift^2.
     np.testing.assert_allclose(distances, [6 * 0.25, 6 * 1.0, 6 * 4.0], rtol=1e-3)
 
@@ -81,16 +84,26 @@ print(json.dumps(results))
 def test_one_step_on_two_replicas_matches_one_device(model_name):
     """Plain SGD (Adam would hide a wrong gradient scale), global batch 8 = 2 replicas x 4.
     A per-replica mean instead of the global-batch mean would double every update."""
-    result = subprocess.run([sys.executable, "-c", ONE_STEP, model_name], cwd=ROOT, capture_output=True,
-                            text=True, timeout=180, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_STEP, model_name],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     weights = json.loads(result.stdout.strip().splitlines()[-1])
     for before, one, two in zip(weights["before"], weights["one"], weights["two"]):
         update = np.asarray(one) - np.asarray(before)
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
-        assert np.abs(np.asarray(two) - np.asarray(one)).max() <= 1e-3 * max(np.abs(update).max(), 1e-3)
-    assert any(np.abs(np.asarray(one) - np.asarray(before)).max() > 1e-4
-               for before, one in zip(weights["before"], weights["one"])), "the step changed nothing"
+        assert np.abs(np.asarray(two) - np.asarray(one)).max() <= 1e-3 * max(
+            np.abs(update).max(), 1e-3
+        )
+    assert any(
+        np.abs(np.asarray(one) - np.asarray(before)).max() > 1e-4
+        for before, one in zip(weights["before"], weights["one"])
+    ), "the step changed nothing"
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +114,9 @@ def generative_runs(tmp_path_factory):
     for model_name in GENERATIVE_MODELS:
         runs[model_name] = runs_root / model_name
         with mock_learnable(96):
-            assert train.main(tiny_flags(model_name, runs[model_name], "--epochs", str(EPOCHS))) == 0
+            assert (
+                train.main(tiny_flags(model_name, runs[model_name], "--epochs", str(EPOCHS))) == 0
+            )
     return runs
 
 
@@ -115,13 +130,24 @@ def test_samples_in_tensorboard_every_epoch(model_name, generative_runs):
 def test_vae_reports_losses_in_nats_per_image(generative_runs):
     metrics = json.loads((generative_runs["vae"] / "metrics.json").read_text())
     assert set(metrics) == {"loss", "reconstruction_loss", "kl_loss"}
-    np.testing.assert_allclose(metrics["loss"], metrics["reconstruction_loss"] + metrics["kl_loss"], rtol=1e-4)
-    assert 0 < metrics["loss"] < 28 * 28 * np.log(2) * 1.5  # about ln 2 per pixel at worst, early on
+    np.testing.assert_allclose(
+        metrics["loss"], metrics["reconstruction_loss"] + metrics["kl_loss"], rtol=1e-4
+    )
+    assert (
+        0 < metrics["loss"] < 28 * 28 * np.log(2) * 1.5
+    )  # about ln 2 per pixel at worst, early on
 
 
-@pytest.mark.parametrize("model_name, figures", [
-    ("vae", ["samples", "reconstructions", "latent_manifold"]), ("gan", ["samples", "interpolation"])])
-def test_evaluate_writes_figures_and_a_frechet_distance(model_name, figures, generative_runs, capsys):
+@pytest.mark.parametrize(
+    "model_name, figures",
+    [
+        ("vae", ["samples", "reconstructions", "latent_manifold"]),
+        ("gan", ["samples", "interpolation"]),
+    ],
+)
+def test_evaluate_writes_figures_and_a_frechet_distance(
+    model_name, figures, generative_runs, capsys
+):
     run_dir = generative_runs[model_name]
     with mock_learnable(96):
         assert evaluate.main([str(run_dir)]) == 0
@@ -130,7 +156,9 @@ def test_evaluate_writes_figures_and_a_frechet_distance(model_name, figures, gen
     assert metrics["frechet_distance"] > 0 and metrics["frechet_examples"] == 96
     for name in figures:
         assert os.path.getsize(run_dir / "eval" / f"{name}.png") > 0, name
-    assert (run_dir.parent / "frechet-features-mnist" / "model.keras").exists()  # shared by both runs
+    assert (
+        run_dir.parent / "frechet-features-mnist" / "model.keras"
+    ).exists()  # shared by both runs
 
 
 SAMPLE = """
@@ -139,7 +167,8 @@ import keras, numpy, models
 model = keras.saving.load_model(sys.argv[1])
 noise = numpy.random.default_rng(0).standard_normal((3, model.latent_dim)).astype("float32")
 part = model.generator if hasattr(model, "generator") else model
-print(json.dumps(numpy.asarray(part.predict(noise, verbose=0) if part is not model else model.generate(noise)).tolist()))
+images = part.predict(noise, verbose=0) if part is not model else model.generate(noise)
+print(json.dumps(numpy.asarray(images).tolist()))
 """
 
 
@@ -148,11 +177,19 @@ def test_saved_model_samples_the_same_in_a_fresh_process(model_name, generative_
     """For the GAN, the generator alone (model.generator) samples from the reloaded file."""
     path = generative_runs[model_name] / "model.keras"
     model = keras.saving.load_model(path)
-    assert int(model.optimizer.iterations) > 0  # compile_from_config: the optimizer's state reloads too
+    assert (
+        int(model.optimizer.iterations) > 0
+    )  # compile_from_config: the optimizer's state reloads too
     noise = np.random.default_rng(0).standard_normal((3, model.latent_dim)).astype("float32")
     here = np.asarray(model.generate(noise))
-    result = subprocess.run([sys.executable, "-c", SAMPLE, str(path)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    result = subprocess.run(
+        [sys.executable, "-c", SAMPLE, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     there = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     assert there.shape == (3, 28, 28, 1) and 0 <= there.min() and there.max() <= 1
@@ -165,5 +202,3 @@ def test_gan_trains_unchanged_on_rgb_images(tmp_path):
         assert train.main(tiny_flags("gan", run_dir, "--dataset", "cifar10", "--epochs", "1")) == 0
     model = keras.saving.load_model(run_dir / "model.keras")
     assert model.generate(np.zeros((2, model.latent_dim), np.float32)).shape == (2, 32, 32, 3)
-
-

@@ -19,8 +19,11 @@ EXAMPLES = 240  # enough for spoken_digit's takes 10 and up (its training part) 
 
 
 # Specs with a loss; tests/test_generative.py covers the rest of the ModelSpecs, test_agents.py the agents.
-CLASSIFIERS = [name for name in models.names()
-               if isinstance(models.get_spec(name), models.ModelSpec) and models.get_spec(name).loss]
+CLASSIFIERS = [
+    name
+    for name in models.names()
+    if isinstance(models.get_spec(name), models.ModelSpec) and models.get_spec(name).loss
+]
 
 
 @pytest.fixture(params=CLASSIFIERS)
@@ -66,7 +69,16 @@ def test_list_shows_every_model(capsys):
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])
 def test_learns_far_above_chance(model_name, tmp_path):
     """Band images have 10 classes (chance: 10%); both models must clearly learn them."""
-    flags = ["--model", model_name, "--run-dir", str(tmp_path / "run"), "--epochs", "4", "--batch-size", "32"]
+    flags = [
+        "--model",
+        model_name,
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "32",
+    ]
     if model_name == "cnn":
         flags += ["--set", "filters=8", "--set", "dense_units=32"]
     else:
@@ -78,12 +90,16 @@ def test_learns_far_above_chance(model_name, tmp_path):
 
 
 @pytest.mark.parametrize("model_name", ["mlp", "cnn"])
-@pytest.mark.parametrize("dataset, input_shape", [("fashion_mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))])
+@pytest.mark.parametrize(
+    "dataset, input_shape", [("fashion_mnist", (28, 28, 1)), ("cifar10", (32, 32, 3))]
+)
 def test_trains_unchanged_on_other_image_datasets(model_name, dataset, input_shape, tmp_path):
     """Shapes and class counts come from the dataset's info, so RGB 32x32 needs no change."""
     run_dir = tmp_path / "run"
     with mock_learnable(32):
-        assert train.main(tiny_flags(model_name, run_dir, "--dataset", dataset, "--epochs", "1")) == 0
+        assert (
+            train.main(tiny_flags(model_name, run_dir, "--dataset", dataset, "--epochs", "1")) == 0
+        )
     config = json.loads((run_dir / "config.json").read_text())
     assert config["dataset"] == dataset and tuple(config["data"]["input_shape"]) == input_shape
     assert keras.saving.load_model(run_dir / "model.keras").input_shape == (None, *input_shape)

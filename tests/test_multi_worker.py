@@ -35,8 +35,17 @@ def free_ports(count: int) -> list[int]:
 
 def start_workers(flags, ports) -> list:
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    return [start_training(flags, environment={"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})})
-            for index in range(len(ports))]
+    return [
+        start_training(
+            flags,
+            environment={
+                "TF_CONFIG": json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": index}}
+                )
+            },
+        )
+        for index in range(len(ports))
+    ]
 
 
 def wait_for(workers, seconds=WATCHDOG_SECONDS) -> list[str]:
@@ -74,7 +83,13 @@ def test_both_workers_end_with_identical_weights(two_worker_run):
 
 def test_only_the_chief_writes_the_run_directory(two_worker_run):
     run_dir, outputs = two_worker_run
-    assert sorted(os.listdir(run_dir)) == ["config.json", "history.csv", "logs", "metrics.json", "model.keras"]
+    assert sorted(os.listdir(run_dir)) == [
+        "config.json",
+        "history.csv",
+        "logs",
+        "metrics.json",
+        "model.keras",
+    ]
     assert len(open(run_dir / "history.csv").readlines()) == 1 + 3  # one history: the chief's
     assert "Epoch 3/3" in outputs[0] and "Epoch" not in outputs[1]  # one progress bar
 
@@ -90,13 +105,27 @@ def test_two_workers_match_one_process_with_the_same_global_batch(two_worker_run
     np.testing.assert_allclose(two_history["loss"], one_history["loss"], rtol=1e-4)
 
 
-@pytest.mark.parametrize("tf_config, message", [
-    (json.dumps({"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}),
-     "--batch-size 15 does not split evenly across 2 workers; pick a multiple of 2"),
-    ('{"cluster": ', "TF_CONFIG does not describe a cluster"),
-])
-def test_bad_cluster_settings_are_refused_before_any_worker_waits(tf_config, message, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TF_CONFIG", tf_config)  # refused before the strategy exists: safe in this process
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (
+            json.dumps(
+                {
+                    "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                    "task": {"type": "worker", "index": 0},
+                }
+            ),
+            "--batch-size 15 does not split evenly across 2 workers; pick a multiple of 2",
+        ),
+        ('{"cluster": ', "TF_CONFIG does not describe a cluster"),
+    ],
+)
+def test_bad_cluster_settings_are_refused_before_any_worker_waits(
+    tf_config, message, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv(
+        "TF_CONFIG", tf_config
+    )  # refused before the strategy exists: safe in this process
     assert train.main(tiny_flags("mlp", tmp_path / "run", "--batch-size", "15")) == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "run")
@@ -108,11 +137,15 @@ def test_killed_worker_restart_resumes_and_finishes(two_worker_run, tmp_path):
     workers = start_workers(flags, free_ports(2))
     try:
         deadline = time.monotonic() + WATCHDOG_SECONDS
-        while not os.path.exists(run_dir / "backup" / "worker-1" / "checkpoint"):  # worker 1 finished epoch 1
+        while not os.path.exists(
+            run_dir / "backup" / "worker-1" / "checkpoint"
+        ):  # worker 1 finished epoch 1
             assert time.monotonic() < deadline and workers[0].poll() is None, "no backup came"
             time.sleep(0.05)
         workers[1].send_signal(signal.SIGKILL)
-        chief_output = wait_for(workers[:1], seconds=120)[0]  # the chief notices and stops, it does not hang
+        chief_output = wait_for(workers[:1], seconds=120)[
+            0
+        ]  # the chief notices and stops, it does not hang
         assert workers[0].returncode != 0
     finally:
         for worker in workers:

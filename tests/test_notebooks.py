@@ -57,10 +57,18 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, tiny_tfds, tmp_path, mo
     monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds))
     notebook = nbformat.read(path, as_version=4)
     # A failing cell raises CellExecutionError, with the cell and its traceback, and fails the test.
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": os.path.dirname(path)}}).execute()
-    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs]
+    NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": os.path.dirname(path)}},
+    ).execute()
+    outputs = [
+        output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    ]
     assert not [output for output in outputs if output.output_type == "error"]
     assert any("image/png" in output.get("data", {}) for output in outputs), "no figure was shown"
-    for run_dir in glob.glob(str(tmp_path / "runs" / "*")):  # every run a notebook started, finished
+    for run_dir in glob.glob(
+        str(tmp_path / "runs" / "*")
+    ):  # every run a notebook started, finished
         assert os.path.exists(os.path.join(run_dir, "model.keras")), run_dir

@@ -18,7 +18,9 @@ import train
 from conftest import tiny_flags
 from training import distribution, runs
 
-KERAS_MODELS = [name for name in models.names() if isinstance(models.get_spec(name), models.ModelSpec)]
+KERAS_MODELS = [
+    name for name in models.names() if isinstance(models.get_spec(name), models.ModelSpec)
+]
 
 
 @pytest.fixture
@@ -31,7 +33,9 @@ def pretend_gpu(monkeypatch):
 @pytest.mark.parametrize("model", KERAS_MODELS)
 def test_mixed_precision_trains_every_keras_model(model, pretend_gpu, tmp_path):
     run_dir = tmp_path / "run"
-    flags = tiny_flags(model, run_dir, "--mixed-precision", "--epochs", "1", "--steps-per-epoch", "3")
+    flags = tiny_flags(
+        model, run_dir, "--mixed-precision", "--epochs", "1", "--steps-per-epoch", "3"
+    )
     with synthetic.mock_learnable(256):  # speech needs 200+ clips for its split by take
         assert train.main(flags) == 0
     assert json.loads((run_dir / "config.json").read_text())["precision"] == "mixed_float16"
@@ -39,12 +43,18 @@ def test_mixed_precision_trains_every_keras_model(model, pretend_gpu, tmp_path):
     assert metrics and all(np.isfinite(value) for value in metrics.values()), metrics
 
     reloaded = runs.load_model(str(run_dir))
-    computing = [layer for layer in reloaded._flatten_layers() if layer.dtype_policy.name == "mixed_float16"]
+    computing = [
+        layer for layer in reloaded._flatten_layers() if layer.dtype_policy.name == "mixed_float16"
+    ]
     assert computing, "no layer computes in float16"
     floating = [weight.dtype for weight in reloaded.weights if "float" in weight.dtype]
     assert floating and set(floating) == {"float32"}  # the weights stay float32
-    optimizers = [value for value in vars(reloaded).values() if isinstance(value, keras.optimizers.Optimizer)]
-    assert optimizers and all(isinstance(each, keras.optimizers.LossScaleOptimizer) for each in optimizers)
+    optimizers = [
+        value for value in vars(reloaded).values() if isinstance(value, keras.optimizers.Optimizer)
+    ]
+    assert optimizers and all(
+        isinstance(each, keras.optimizers.LossScaleOptimizer) for each in optimizers
+    )
 
 
 def test_outputs_stay_float32_under_mixed_precision(pretend_gpu):
@@ -77,7 +87,14 @@ def test_jit_compile_trains_with_xla(model, tmp_path, monkeypatch):
     monkeypatch.setattr(keras.Model, "compile", spy)
     run_dir = tmp_path / "run"
     with synthetic.mock_learnable(64):
-        assert train.main(tiny_flags(model, run_dir, "--jit-compile", "--epochs", "1", "--steps-per-epoch", "3")) == 0
+        assert (
+            train.main(
+                tiny_flags(
+                    model, run_dir, "--jit-compile", "--epochs", "1", "--steps-per-epoch", "3"
+                )
+            )
+            == 0
+        )
     assert compiled_with == [True]
     assert json.loads((run_dir / "config.json").read_text())["jit_compile"] is True
     metrics = json.loads((run_dir / "metrics.json").read_text())

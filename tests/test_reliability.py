@@ -14,8 +14,17 @@ from training.callbacks import finished_epochs
 
 EPOCHS = 3
 # Dropout on, so the test also proves that the dropout random state is restored on resume.
-FLAGS = ["--epochs", str(EPOCHS), "--seed", "3", "--deterministic", "--batch-size", "8",
-         "--set", "dropout_rate=0.5"]
+FLAGS = [
+    "--epochs",
+    str(EPOCHS),
+    "--seed",
+    "3",
+    "--deterministic",
+    "--batch-size",
+    "8",
+    "--set",
+    "dropout_rate=0.5",
+]
 EXAMPLES = 4096  # 512 steps an epoch: long enough to kill a run between two epochs
 
 
@@ -31,7 +40,9 @@ def uninterrupted_runs(tmp_path_factory):
 
 def test_same_seed_gives_identical_weights_in_two_processes(uninterrupted_runs, tmp_path):
     run_training(tiny_flags("mlp", tmp_path / "again", *FLAGS), examples=EXAMPLES)
-    for first, second in zip(model_weights(uninterrupted_runs["mlp"]), model_weights(tmp_path / "again")):
+    for first, second in zip(
+        model_weights(uninterrupted_runs["mlp"]), model_weights(tmp_path / "again")
+    ):
         np.testing.assert_array_equal(first, second)
 
 
@@ -55,13 +66,17 @@ def test_resume_after_sigkill_ends_with_identical_weights(model, uninterrupted_r
     with open(run_dir / "history.csv") as file:
         assert [int(row["epoch"]) for row in csv.DictReader(file)] == list(range(EPOCHS))
     assert not (run_dir / "backup").exists()
-    for resumed, uninterrupted in zip(model_weights(run_dir), model_weights(uninterrupted_runs[model])):
+    for resumed, uninterrupted in zip(
+        model_weights(run_dir), model_weights(uninterrupted_runs[model])
+    ):
         np.testing.assert_array_equal(resumed, uninterrupted)
 
 
 def losses(run_dir) -> np.ndarray:
     with open(os.path.join(run_dir, "history.csv")) as file:
-        return np.array([[float(row["loss"]), float(row["val_loss"])] for row in csv.DictReader(file)])
+        return np.array(
+            [[float(row["loss"]), float(row["val_loss"])] for row in csv.DictReader(file)]
+        )
 
 
 def test_two_replicas_match_one_device(tmp_path):
@@ -69,6 +84,8 @@ def test_two_replicas_match_one_device(tmp_path):
     device with batch 16: the same loss history. (Dropout off: masks are drawn per replica.)"""
     flags = ["--epochs", "2", "--seed", "5", "--batch-size", "16", "--set", "dropout_rate=0.0"]
     run_training(tiny_flags("mlp", tmp_path / "one", *flags, "--strategy", "default"))
-    output = run_training(tiny_flags("mlp", tmp_path / "two", *flags, "--strategy", "mirrored"), logical_cpus=2)
+    output = run_training(
+        tiny_flags("mlp", tmp_path / "two", *flags, "--strategy", "mirrored"), logical_cpus=2
+    )
     assert "MirroredStrategy with 2 replica(s)" in output
     np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5)

@@ -13,14 +13,14 @@ import pytest
 import scipy.io.wavfile
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from test_train_evaluate import summary_tags
 
 import evaluate
 import train
 from conftest import ROOT, tiny_flags
-from synthetic import SPEAKERS, mock_learnable, tone_clips, tone_hertz
-from test_train_evaluate import summary_tags
-from training import input_pipeline
 from models import audio
+from synthetic import SPEAKERS, mock_learnable, tone_clips, tone_hertz
+from training import input_pipeline
 
 SAMPLE_RATE = 8000  # spoken_digit's
 NUM_MEL_BINS = 40
@@ -32,8 +32,22 @@ def speech_run(tmp_path_factory):
     """A finished run of a small speech model on tones whose pitch gives the digit."""
     run_dir = tmp_path_factory.mktemp("runs") / "speech"
     # 40 mel bands, as by default: with the test models' 16, neighbouring high tones share a band.
-    flags = tiny_flags("speech", run_dir, "--epochs", "8", "--batch-size", "32", "--learning-rate", "0.003",
-                       "--set", "num_mel_bins=40", "--set", "lstm_units=16", "--set", "dense_units=16")
+    flags = tiny_flags(
+        "speech",
+        run_dir,
+        "--epochs",
+        "8",
+        "--batch-size",
+        "32",
+        "--learning-rate",
+        "0.003",
+        "--set",
+        "num_mel_bins=40",
+        "--set",
+        "lstm_units=16",
+        "--set",
+        "dense_units=16",
+    )
     with mock_learnable(640):  # takes 0-31: 100 test, 100 validation, 440 training clips
         assert train.main(flags) == 0
     return run_dir
@@ -44,10 +58,24 @@ def test_published_split_puts_each_take_in_its_part():
     num_examples = 10 * len(SPEAKERS) * TAKES  # every digit, speaker and take once
     with mock_learnable(num_examples):
         examples, _, splits = input_pipeline.load("spoken_digit", data_dir=None)
-    names = {part: [name.decode() for name in examples[part].map(lambda example: example["audio/filename"])
-                    .as_numpy_iterator()] for part in examples}
-    takes = {part: {int(name.rsplit("_", 1)[1].removesuffix(".wav")) for name in names[part]} for part in names}
-    assert takes == {"test": set(range(5)), "validation": set(range(5, 10)), "train": set(range(10, TAKES))}
+    names = {
+        part: [
+            name.decode()
+            for name in examples[part]
+            .map(lambda example: example["audio/filename"])
+            .as_numpy_iterator()
+        ]
+        for part in examples
+    }
+    takes = {
+        part: {int(name.rsplit("_", 1)[1].removesuffix(".wav")) for name in names[part]}
+        for part in names
+    }
+    assert takes == {
+        "test": set(range(5)),
+        "validation": set(range(5, 10)),
+        "train": set(range(10, TAKES)),
+    }
     assert [len(names[part]) for part in ("train", "validation", "test")] == [800, 100, 100]
     assert len(set().union(*names.values())) == num_examples  # every clip in exactly one part
     assert splits.test == "train (takes 0-4)"
@@ -59,7 +87,9 @@ def test_a_split_flag_overrides_the_published_split():
     with mock_learnable(240):
         examples, _, splits = input_pipeline.load("spoken_digit", data_dir=None, test="train")
         assert splits.test == "train" and splits.train == "train (takes 10-49)"
-        assert examples["test"].reduce(0, lambda count, _: count + 1) == 240  # the whole split, unfiltered
+        assert (
+            examples["test"].reduce(0, lambda count, _: count + 1) == 240
+        )  # the whole split, unfiltered
 
 
 @pytest.mark.parametrize("length", [1, 2000, 9000])
@@ -75,9 +105,16 @@ def test_fix_length_pads_short_clips_and_crops_long_ones(length):
 def test_spectrogram_is_the_same_eagerly_and_inside_tf_data():
     waveforms = np.random.default_rng(1).normal(0, 0.3, (4, SAMPLE_RATE)).astype(np.float32)
     eager = audio.log_mel_spectrogram(tf.constant(waveforms), SAMPLE_RATE)
-    mapped = tf.data.Dataset.from_tensor_slices(waveforms).batch(4).map(
-        lambda batch: audio.log_mel_spectrogram(batch, SAMPLE_RATE))
-    assert eager.shape == (4, 98, NUM_MEL_BINS)  # 1 s: 1 + (8000 - 200) // 80 frames of 25 ms, 10 ms apart
+    mapped = (
+        tf.data.Dataset.from_tensor_slices(waveforms)
+        .batch(4)
+        .map(lambda batch: audio.log_mel_spectrogram(batch, SAMPLE_RATE))
+    )
+    assert eager.shape == (
+        4,
+        98,
+        NUM_MEL_BINS,
+    )  # 1 s: 1 + (8000 - 200) // 80 frames of 25 ms, 10 ms apart
     # Graph and eager FFT kernels round differently in the last digits (1e-5 on values near 5).
     np.testing.assert_allclose(next(iter(mapped)), eager, rtol=1e-4, atol=1e-4)
 
@@ -92,11 +129,15 @@ def mel(hertz):
 def test_a_pure_tone_peaks_in_its_mel_band(sample_rate, band):
     """Bands are evenly spaced in mels from 60 Hz to half the sample rate; a tone at a band's
     centre must light up that band most."""
-    edges = np.linspace(mel(60.0), mel(sample_rate / 2), NUM_MEL_BINS + 2)  # centre of band i: edges[i + 1]
+    edges = np.linspace(
+        mel(60.0), mel(sample_rate / 2), NUM_MEL_BINS + 2
+    )  # centre of band i: edges[i + 1]
     hertz = 700.0 * math.expm1(edges[band + 1] / 1127.0)
     time = np.arange(sample_rate) / sample_rate
     tone = (0.5 * np.sin(2 * np.pi * hertz * time)).astype(np.float32)[np.newaxis]
-    spectrogram = np.asarray(audio.log_mel_spectrogram(tf.constant(tone), sample_rate, NUM_MEL_BINS))
+    spectrogram = np.asarray(
+        audio.log_mel_spectrogram(tf.constant(tone), sample_rate, NUM_MEL_BINS)
+    )
     assert np.argmax(spectrogram[0].mean(axis=0)) == band
 
 
@@ -110,14 +151,26 @@ def wav_file(path, label, sample_rate=SAMPLE_RATE, seconds=0.6, channels=1, dtyp
     time = np.arange(int(seconds * sample_rate)) / sample_rate
     tone = 0.5 * np.sin(2 * np.pi * tone_hertz(label) * time)
     samples = np.stack([tone] * channels, axis=-1) if channels > 1 else tone
-    scipy.io.wavfile.write(path, sample_rate, (samples * 32767).astype(dtype) if dtype == np.int16
-                           else samples.astype(dtype))
+    scipy.io.wavfile.write(
+        path,
+        sample_rate,
+        (samples * 32767).astype(dtype) if dtype == np.int16 else samples.astype(dtype),
+    )
     return str(path)
 
 
-@pytest.mark.parametrize("label, sample_rate, channels, dtype", [
-    (3, 8000, 1, np.int16), (7, 16000, 1, np.int16), (1, 22050, 2, np.int16), (8, 8000, 1, np.float32)])
-def test_evaluate_transcribes_a_wav_file(speech_run, label, sample_rate, channels, dtype, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "label, sample_rate, channels, dtype",
+    [
+        (3, 8000, 1, np.int16),
+        (7, 16000, 1, np.int16),
+        (1, 22050, 2, np.int16),
+        (8, 8000, 1, np.float32),
+    ],
+)
+def test_evaluate_transcribes_a_wav_file(
+    speech_run, label, sample_rate, channels, dtype, tmp_path, capsys
+):
     """Mono or stereo, 16-bit or float, at the model's rate or resampled to it."""
     path = wav_file(tmp_path / "clip.wav", label, sample_rate, channels=channels, dtype=dtype)
     assert evaluate.main([str(speech_run), "--audio", path]) == 0
@@ -125,8 +178,14 @@ def test_evaluate_transcribes_a_wav_file(speech_run, label, sample_rate, channel
     assert line.startswith(f"{label} (probability "), line
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "no audio file at"), (b"these bytes are not audio", "cannot read"), ("empty", "holds no audio samples")])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "no audio file at"),
+        (b"these bytes are not audio", "cannot read"),
+        ("empty", "holds no audio samples"),
+    ],
+)
 def test_evaluate_explains_bad_audio(speech_run, content, message, tmp_path, capsys):
     path = tmp_path / "clip.wav"
     if content == "empty":
@@ -142,15 +201,30 @@ def test_saved_model_takes_raw_waveforms_in_a_fresh_process(speech_run):
     """Features are computed inside model.keras: any length, no preprocessing by the caller."""
     clips, labels, _ = tone_clips(10, SAMPLE_RATE, 10, seed=7)
     longest = max(len(clip) for clip in clips)
-    waveforms = np.stack([np.pad(clip / 32768, (0, longest - len(clip))) for clip in clips]).astype(np.float32)
+    waveforms = np.stack([np.pad(clip / 32768, (0, longest - len(clip))) for clip in clips]).astype(
+        np.float32
+    )
     np.save(speech_run.parent / "waveforms.npy", waveforms)
     here = np.asarray(keras.saving.load_model(speech_run / "model.keras")(waveforms))
-    script = ("import json, sys, keras, numpy, models\n"
-              "model = keras.saving.load_model(sys.argv[1])\n"
-              "print(json.dumps(numpy.asarray(model(numpy.load(sys.argv[2]))).tolist()))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(speech_run / "model.keras"),
-                             str(speech_run.parent / "waveforms.npy")], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    script = (
+        "import json, sys, keras, numpy, models\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "print(json.dumps(numpy.asarray(model(numpy.load(sys.argv[2]))).tolist()))\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(speech_run / "model.keras"),
+            str(speech_run.parent / "waveforms.npy"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     there = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(there, here, rtol=1e-5, atol=1e-6)
@@ -173,7 +247,11 @@ def test_clips_and_spectrograms_in_tensorboard(speech_run):
     tags = summary_tags(speech_run / "logs" / "validation")
     assert tags.get("clips") == "audio" and tags.get("spectrograms") == "images"
     assert tags.get("confusion_matrix") == "images"
-    histograms = {tag for tag, plugin in summary_tags(speech_run / "logs" / "train").items() if plugin == "histograms"}
+    histograms = {
+        tag
+        for tag, plugin in summary_tags(speech_run / "logs" / "train").items()
+        if plugin == "histograms"
+    }
     assert any("lstm" in tag for tag in histograms), histograms
 
 
@@ -182,7 +260,12 @@ def test_trains_unchanged_on_speech_commands(tmp_path):
     7 to 50 samples, far shorter than a frame: the fixed length pads them."""
     run_dir = tmp_path / "run"
     with tfds.testing.mock_data(num_examples=48, policy=tfds.testing.MockPolicy.USE_CODE):
-        assert train.main(tiny_flags("speech", run_dir, "--dataset", "speech_commands", "--epochs", "1")) == 0
+        assert (
+            train.main(
+                tiny_flags("speech", run_dir, "--dataset", "speech_commands", "--epochs", "1")
+            )
+            == 0
+        )
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"]["sample_rate"] == 16000 and config["data"]["num_classes"] == 12
     model = keras.saving.load_model(run_dir / "model.keras")

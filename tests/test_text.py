@@ -10,15 +10,21 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from test_train_evaluate import summary_tags
 
 import evaluate
 import models
 import train
 from conftest import ROOT, start_training, tiny_flags
-from synthetic import NEGATIVE_WORDS, POSITIVE_WORDS, TEST_ONLY_WORD, mock_learnable, sentiment_reviews
-from test_train_evaluate import summary_tags
-from training import preprocessing
 from models import text
+from synthetic import (
+    NEGATIVE_WORDS,
+    POSITIVE_WORDS,
+    TEST_ONLY_WORD,
+    mock_learnable,
+    sentiment_reviews,
+)
+from training import preprocessing
 
 TEXT_MODELS = ["rnn", "transformer"]
 REVIEWS = ["a wonderful, moving film", "dull and far too long"]
@@ -26,8 +32,19 @@ REVIEWS = ["a wonderful, moving film", "dull and far too long"]
 
 def learnable_flags(model_name, run_dir, *extra):
     """Tiny models, but big enough to find one sentiment word among up to 14 others."""
-    return tiny_flags(model_name, run_dir, "--epochs", "4", "--batch-size", "32",
-                      "--set", "embedding_dim=16", "--set", "dense_units=16", *extra)
+    return tiny_flags(
+        model_name,
+        run_dir,
+        "--epochs",
+        "4",
+        "--batch-size",
+        "32",
+        "--set",
+        "embedding_dim=16",
+        "--set",
+        "dense_units=16",
+        *extra,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +72,12 @@ def test_vocabulary_comes_from_the_training_split_only(model_name, text_runs):
     # Every test review holds TEST_ONLY_WORD, so adapting on the test split would have added it.
     assert TEST_ONLY_WORD not in vocabulary
     assert set(POSITIVE_WORDS + NEGATIVE_WORDS) <= set(vocabulary)
-    token_ids = np.asarray(model.get_layer(text.VECTORIZER_NAME)(tf.constant([f"good {TEST_ONLY_WORD}"])))
-    assert token_ids[0, 1] == text.OUT_OF_VOCABULARY_ID and token_ids[0, 0] > text.OUT_OF_VOCABULARY_ID
+    token_ids = np.asarray(
+        model.get_layer(text.VECTORIZER_NAME)(tf.constant([f"good {TEST_ONLY_WORD}"]))
+    )
+    assert (
+        token_ids[0, 1] == text.OUT_OF_VOCABULARY_ID and token_ids[0, 0] > text.OUT_OF_VOCABULARY_ID
+    )
 
 
 def classifier_of_token_ids(model: keras.Model) -> keras.Model:
@@ -72,7 +93,9 @@ def classifier_of_token_ids(model: keras.Model) -> keras.Model:
 def test_padding_does_not_change_the_output(model_name):
     spec = models.get_spec(model_name)
     hyperparameters = {**spec.hyperparameters, **spec.test_hyperparameters}
-    data = preprocessing.TextClassificationData("imdb_reviews", num_classes=2, class_names=("neg", "pos"))
+    data = preprocessing.TextClassificationData(
+        "imdb_reviews", num_classes=2, class_names=("neg", "pos")
+    )
     classifier = classifier_of_token_ids(spec.build_model(data, hyperparameters))
     review = [5, 17, 42, 8]  # token ids of a four-word review
     short = classifier.predict_on_batch(np.array([review + [0] * 2]))
@@ -87,15 +110,25 @@ def test_padding_does_not_change_the_output(model_name):
 def test_saved_model_answers_raw_strings_in_a_fresh_process(model_name, text_runs):
     path = text_runs[model_name] / "model.keras"
     here = np.asarray(keras.saving.load_model(path)(tf.constant(REVIEWS)))
-    script = ("import json, sys, keras, numpy, tensorflow as tf, models\n"
-              "model = keras.saving.load_model(sys.argv[1])\n"
-              f"print(json.dumps(numpy.asarray(model(tf.constant({REVIEWS!r}))).tolist()))\n")
-    result = subprocess.run([sys.executable, "-c", script, str(path)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    script = (
+        "import json, sys, keras, numpy, tensorflow as tf, models\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        f"print(json.dumps(numpy.asarray(model(tf.constant({REVIEWS!r}))).tolist()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     there = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(there, here, rtol=1e-6)
-    assert here.shape == (2, 2) and here[0, 1] > 0.5 > here[1, 1]  # "wonderful" is positive, "dull" not
+    assert (
+        here.shape == (2, 2) and here[0, 1] > 0.5 > here[1, 1]
+    )  # "wonderful" is positive, "dull" not
 
 
 def test_evaluate_reports_precision_recall_and_confident_mistakes(text_runs, capsys):
@@ -112,7 +145,9 @@ def test_evaluate_reports_precision_recall_and_confident_mistakes(text_runs, cap
     assert "most confident mistakes" in output and "precision" in output
 
 
-@pytest.mark.parametrize("review, label", [("a great and brilliant film", "pos"), ("boring and awful", "neg")])
+@pytest.mark.parametrize(
+    "review, label", [("a great and brilliant film", "pos"), ("boring and awful", "neg")]
+)
 def test_evaluate_answers_one_text(review, label, text_runs, capsys):
     assert evaluate.main([str(text_runs["rnn"]), "--text", review]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
@@ -124,16 +159,28 @@ def test_trains_unchanged_on_another_text_dataset(tmp_path):
     """Classes come from the dataset's info: yelp_polarity_reviews labels its classes "1" and "2"."""
     run_dir = tmp_path / "run"
     with mock_learnable(64):
-        assert train.main(tiny_flags("rnn", run_dir, "--dataset", "yelp_polarity_reviews", "--epochs", "1")) == 0
+        assert (
+            train.main(
+                tiny_flags("rnn", run_dir, "--dataset", "yelp_polarity_reviews", "--epochs", "1")
+            )
+            == 0
+        )
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["dataset"] == "yelp_polarity_reviews" and config["data"]["class_names"] == ["1", "2"]
+    assert config["dataset"] == "yelp_polarity_reviews" and config["data"]["class_names"] == [
+        "1",
+        "2",
+    ]
 
 
 def test_several_replicas_are_refused_with_a_way_out(tmp_path):
     """Keras 3.15's fit() cannot split raw strings across replicas; the driver says so up front."""
-    process = start_training(tiny_flags("rnn", tmp_path / "run", "--strategy", "mirrored"), logical_cpus=2)
+    process = start_training(
+        tiny_flags("rnn", tmp_path / "run", "--strategy", "mirrored"), logical_cpus=2
+    )
     output, _ = process.communicate(timeout=120)
-    assert process.returncode == 2 and "--strategy one_device" in output and "Traceback" not in output
+    assert (
+        process.returncode == 2 and "--strategy one_device" in output and "Traceback" not in output
+    )
     assert not (tmp_path / "run").exists()
 
 

@@ -27,7 +27,9 @@ def finished_run(tmp_path_factory):
 def test_run_directory_layout(finished_run):
     for name in ("config.json", "model.keras", "history.csv", "metrics.json"):
         assert os.path.getsize(finished_run / name) > 0, name
-    assert not os.path.exists(finished_run / "backup"), "backup must be removed after a clean finish"
+    assert not os.path.exists(finished_run / "backup"), (
+        "backup must be removed after a clean finish"
+    )
     config = json.loads((finished_run / "config.json").read_text())
     assert config["model"] == "cnn" and config["dataset"] == "mnist" and config["epochs"] == EPOCHS
     assert config["hyperparameters"]["filters"] == [4]  # --set applied
@@ -83,12 +85,16 @@ def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
     assert all(0.0 <= value <= 1.0 for scores in per_class.values() for value in scores.values())
     metrics = json.loads((finished_run / "eval" / "metrics.json").read_text())
     # Ten classes: precision and recall are macro averages, here the mean of the per-class values.
-    assert metrics["recall"] == pytest.approx(sum(scores["recall"] for scores in per_class.values()) / 10)
+    assert metrics["recall"] == pytest.approx(
+        sum(scores["recall"] for scores in per_class.values()) / 10
+    )
 
 
 def test_evaluate_refuses_an_input_the_model_cannot_take(finished_run, capsys):
     assert evaluate.main([str(finished_run), "--text", "a fine digit"]) == 2
-    assert "cnn cannot answer --text; it takes no input on the command line" in capsys.readouterr().err
+    assert (
+        "cnn cannot answer --text; it takes no input on the command line" in capsys.readouterr().err
+    )
 
 
 def test_finished_run_is_never_overwritten(finished_run, capsys):

@@ -45,13 +45,17 @@ EPISODES_FILE = "episodes.csv"  # step, return and length of every training epis
 EVALUATIONS_FILE = "evaluations.csv"  # step and mean return of every greedy evaluation in training
 
 
-def make_environment(environment_id: str, render_mode: str | None = None) -> tuple[gym.Env, types.SimpleNamespace]:
+def make_environment(
+    environment_id: str, render_mode: str | None = None
+) -> tuple[gym.Env, types.SimpleNamespace]:
     """The gymnasium environment and what an agent needs to know of it, or a UsageError."""
     try:
         environment = gym.make(environment_id, render_mode=render_mode)
     except gym.error.Error as error:
-        raise UsageError(f"cannot make the gymnasium environment {environment_id!r}: {error} "
-                         "Agents here learn e.g. CartPole-v1, Acrobot-v1 or MountainCar-v0.") from None
+        raise UsageError(
+            f"cannot make the gymnasium environment {environment_id!r}: {error} "
+            "Agents here learn e.g. CartPole-v1, Acrobot-v1 or MountainCar-v0."
+        ) from None
     observations, actions = environment.observation_space, environment.action_space
     problem = None
     if not isinstance(actions, gym.spaces.Discrete):
@@ -60,11 +64,17 @@ def make_environment(environment_id: str, render_mode: str | None = None) -> tup
         problem = f"its observations are {observations}, not a flat vector of numbers"
     if problem:
         environment.close()
-        raise UsageError(f"{environment_id} does not fit these agents: {problem}. Pick an "
-                         "environment with discrete actions and flat observations, e.g. CartPole-v1.")
-    info = types.SimpleNamespace(environment=environment_id, observation_size=int(observations.shape[0]),
-                                 num_actions=int(actions.n), reward_threshold=environment.spec.reward_threshold,
-                                 max_episode_steps=environment.spec.max_episode_steps)
+        raise UsageError(
+            f"{environment_id} does not fit these agents: {problem}. Pick an "
+            "environment with discrete actions and flat observations, e.g. CartPole-v1."
+        )
+    info = types.SimpleNamespace(
+        environment=environment_id,
+        observation_size=int(observations.shape[0]),
+        num_actions=int(actions.n),
+        reward_threshold=environment.spec.reward_threshold,
+        max_episode_steps=environment.spec.max_episode_steps,
+    )
     return environment, info
 
 
@@ -75,7 +85,9 @@ def episode_seed(seed: int, episode: int) -> int:
 
 def greedy_actions(policy: keras.Model):
     """(episodes, observation_size) -> (episodes,) best actions, compiled once for any batch size."""
-    scores = tf.function(lambda observations: policy(observations, training=False), reduce_retracing=True)
+    scores = tf.function(
+        lambda observations: policy(observations, training=False), reduce_retracing=True
+    )
     return lambda observations: np.argmax(scores(np.asarray(observations, np.float32)), axis=-1)
 
 
@@ -84,14 +96,18 @@ def greedy_returns(act, environment_id: str, seeds) -> np.ndarray:
     episodes run side by side, so the policy sees one batch per time step instead of one call
     per episode and step."""
     environments = [make_environment(environment_id)[0] for _ in seeds]
-    observations = [environment.reset(seed=int(seed))[0] for environment, seed in zip(environments, seeds)]
+    observations = [
+        environment.reset(seed=int(seed))[0] for environment, seed in zip(environments, seeds)
+    ]
     returns = np.zeros(len(seeds))
     running = list(range(len(seeds)))
     while running:
         actions = act([observations[index] for index in running])
         still_running = []
         for index, action in zip(running, actions):
-            observations[index], reward, terminated, truncated, _ = environments[index].step(int(action))
+            observations[index], reward, terminated, truncated, _ = environments[index].step(
+                int(action)
+            )
             returns[index] += reward
             if not (terminated or truncated):
                 still_running.append(index)
@@ -118,13 +134,25 @@ def train(config: RunConfig, spec) -> dict:
     with open(os.path.join(config.run_dir, CONFIG_FILE), "w") as file:
         file.write(config.to_json(environment_info=vars(info), versions=versions()))
     if loop.step:
-        print(f"Resuming {config.run_dir} at step {loop.step} of {config.env_steps} (episode {loop.episode}).")
-    episodes = CsvLog(os.path.join(config.run_dir, EPISODES_FILE), ("step", "return", "length"), keep=loop.episode)
-    evaluations = CsvLog(os.path.join(config.run_dir, EVALUATIONS_FILE), ("step", "mean_return"), keep=loop.evaluations)
+        print(
+            f"Resuming {config.run_dir} at step {loop.step} of {config.env_steps} (episode {loop.episode})."
+        )
+    episodes = CsvLog(
+        os.path.join(config.run_dir, EPISODES_FILE), ("step", "return", "length"), keep=loop.episode
+    )
+    evaluations = CsvLog(
+        os.path.join(config.run_dir, EVALUATIONS_FILE),
+        ("step", "mean_return"),
+        keep=loop.evaluations,
+    )
     writer = tf.summary.create_file_writer(os.path.join(config.run_dir, "logs", "train"))
     interactive = sys.stdout.isatty()
-    progress = keras.utils.Progbar(config.env_steps, verbose=1 if interactive else 2, unit_name="step",
-                                   stateful_metrics=["mean return", "episodes", "best evaluation"])
+    progress = keras.utils.Progbar(
+        config.env_steps,
+        verbose=1 if interactive else 2,
+        unit_name="step",
+        stateful_metrics=["mean return", "episodes", "best evaluation"],
+    )
     running_logs = RunningMeans()
     start = time.perf_counter() - loop.seconds
 
@@ -133,8 +161,11 @@ def train(config: RunConfig, spec) -> dict:
     while loop.step < config.env_steps:
         action = agent.act(observation, loop.step)
         next_observation, reward, terminated, truncated, _ = environment.step(action)
-        running_logs.add(agent.observe(observation, action, reward, next_observation, terminated, truncated,
-                                       loop.step))
+        running_logs.add(
+            agent.observe(
+                observation, action, reward, next_observation, terminated, truncated, loop.step
+            )
+        )
         loop.step += 1
         episode_return += float(reward)
         episode_length += 1
@@ -157,10 +188,19 @@ def train(config: RunConfig, spec) -> dict:
             loop.next_evaluation = loop.step + hyperparameters["evaluation_interval"]
             loop.seconds = time.perf_counter() - start
             backup.save(agent, loop)
-            print(f"step {loop.step}: greedy evaluation {loop.last_evaluation:.1f}, best {loop.best_return:.1f} "
-                  f"(at step {loop.best_step})", flush=True)
-        progress.update(loop.step, values=[("mean return", episodes.mean_of_last(MOVING_AVERAGE)),
-                                           ("episodes", loop.episode), ("best evaluation", loop.best_return)])
+            print(
+                f"step {loop.step}: greedy evaluation {loop.last_evaluation:.1f}, best {loop.best_return:.1f} "
+                f"(at step {loop.best_step})",
+                flush=True,
+            )
+        progress.update(
+            loop.step,
+            values=[
+                ("mean return", episodes.mean_of_last(MOVING_AVERAGE)),
+                ("episodes", loop.episode),
+                ("best evaluation", loop.best_return),
+            ],
+        )
         observation, _ = environment.reset(seed=episode_seed(config.seed, loop.episode))
         episode_return, episode_length = 0.0, 0
     progress.update(config.env_steps, finalize=True)
@@ -181,8 +221,10 @@ def train(config: RunConfig, spec) -> dict:
     runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
     runs.save_model(agent.policy, os.path.join(config.run_dir, MODEL_FILE))  # last: "finished"
     backup.remove()
-    print(f"model.keras is the policy of step {loop.best_step}, the best of the greedy evaluations "
-          f"({hyperparameters['evaluation_episodes']} episodes each).")
+    print(
+        f"model.keras is the policy of step {loop.best_step}, the best of the greedy evaluations "
+        f"({hyperparameters['evaluation_episodes']} episodes each)."
+    )
     runs.print_summary("Training", metrics, config.run_dir)
     return metrics
 
@@ -196,28 +238,47 @@ def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
     print(f"Running {episodes} greedy episodes of {config.environment}...")
     act = greedy_actions(policy)
     returns = greedy_returns(act, config.environment, seeds)
-    metrics = {"episodes": episodes, "mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
-               "min_return": float(np.min(returns)), "max_return": float(np.max(returns))}
+    metrics = {
+        "episodes": episodes,
+        "mean_return": float(np.mean(returns)),
+        "std_return": float(np.std(returns)),
+        "min_return": float(np.min(returns)),
+        "max_return": float(np.max(returns)),
+    }
     if info.reward_threshold is not None:  # gymnasium's own bar for "solved", 475 for CartPole-v1
         metrics["reward_threshold"] = float(info.reward_threshold)
         metrics["solved"] = bool(metrics["mean_return"] >= info.reward_threshold)
 
     out_dir = os.path.join(config.run_dir, "eval")
     os.makedirs(out_dir, exist_ok=True)
-    files = {"evaluation_returns": figures.save_png(
-        figures.return_distribution_figure(returns, f"{episodes} greedy episodes of {config.environment}"),
-        os.path.join(out_dir, "evaluation_returns.png"))}
+    files = {
+        "evaluation_returns": figures.save_png(
+            figures.return_distribution_figure(
+                returns, f"{episodes} greedy episodes of {config.environment}"
+            ),
+            os.path.join(out_dir, "evaluation_returns.png"),
+        )
+    }
     history = figures.read_history(os.path.join(config.run_dir, EPISODES_FILE))
     evaluated = figures.read_history(os.path.join(config.run_dir, EVALUATIONS_FILE))
     if history:
-        files["training_returns"] = figures.save_png(figures.episode_returns_figure(
-            np.array(history["step"]), np.array(history["return"]), MOVING_AVERAGE,
-            evaluations=(evaluated["step"], evaluated["mean_return"]) if evaluated else None),
-            os.path.join(out_dir, "training_returns.png"))
-    animation = save_animation(act, config.environment, int(seeds[0]), os.path.join(out_dir, "episode.gif"))
+        files["training_returns"] = figures.save_png(
+            figures.episode_returns_figure(
+                np.array(history["step"]),
+                np.array(history["return"]),
+                MOVING_AVERAGE,
+                evaluations=(evaluated["step"], evaluated["mean_return"]) if evaluated else None,
+            ),
+            os.path.join(out_dir, "training_returns.png"),
+        )
+    animation = save_animation(
+        act, config.environment, int(seeds[0]), os.path.join(out_dir, "episode.gif")
+    )
     if animation:
         files["animation"] = animation
-    runs.write_json(os.path.join(out_dir, "metrics.json"), {"environment": config.environment, **metrics})
+    runs.write_json(
+        os.path.join(out_dir, "metrics.json"), {"environment": config.environment, **metrics}
+    )
     runs.print_summary(f"Greedy {config.environment}", metrics, config.run_dir)
     for name, path in files.items():
         print(f"  {name}: {path}")
@@ -233,7 +294,9 @@ def save_animation(act, environment_id: str, seed: int, path: str, max_frames: i
     if not can_draw:
         print(f"No animation: {environment_id} cannot draw itself.")
         return None
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws off screen: no window, no display
+    os.environ.setdefault(
+        "SDL_VIDEODRIVER", "dummy"
+    )  # pygame draws off screen: no window, no display
     try:
         environment = gym.make(environment_id, render_mode="rgb_array")
         observation, _ = environment.reset(seed=seed)
@@ -245,14 +308,18 @@ def save_animation(act, environment_id: str, seed: int, path: str, max_frames: i
 
     done, step = False, 0
     while not done and len(frames) < max_frames:
-        observation, _, terminated, truncated, _ = environment.step(int(act(observation[np.newaxis])[0]))
+        observation, _, terminated, truncated, _ = environment.step(
+            int(act(observation[np.newaxis])[0])
+        )
         done, step = terminated or truncated, step + 1
         if step % 2 == 0 or done:
             frames.append(environment.render())
     environment.close()
     images = [Image.fromarray(frame).reduce(2) for frame in frames]  # half size: a smaller file
     temporary = path + ".partial"
-    images[0].save(temporary, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
+    images[0].save(
+        temporary, format="GIF", save_all=True, append_images=images[1:], duration=40, loop=0
+    )
     os.replace(temporary, path)
     return path
 
@@ -261,10 +328,14 @@ def _build(spec, info, config: RunConfig):
     try:
         return spec.build_agent(info, config)
     except (ValueError, TypeError) as error:
-        raise UsageError(f"cannot build {spec.name} with {config.hyperparameters}: {error}") from None
+        raise UsageError(
+            f"cannot build {spec.name} with {config.hyperparameters}: {error}"
+        ) from None
 
 
-def _evaluate_and_keep_best(agent, act_greedily, loop, config: RunConfig, writer, evaluations: "CsvLog") -> None:
+def _evaluate_and_keep_best(
+    agent, act_greedily, loop, config: RunConfig, writer, evaluations: "CsvLog"
+) -> None:
     """Greedy episodes with the current policy; the best policy so far is kept (ties: the later)."""
     count = config.hyperparameters["evaluation_episodes"]
     seeds = SELECTION_SEEDS + loop.evaluations * count + np.arange(count)
@@ -309,9 +380,15 @@ class CsvLog:
         self.rows = []
         if os.path.exists(path):
             with open(path) as file:
-                self.rows = [[float(value) for value in line.split(",")] for line in file.read().splitlines()[1:keep + 1]]
+                self.rows = [
+                    [float(value) for value in line.split(",")]
+                    for line in file.read().splitlines()[1 : keep + 1]
+                ]
         with open(path, "w") as file:
-            file.write("\n".join([",".join(columns)] + [",".join(map(_format, row)) for row in self.rows]) + "\n")
+            file.write(
+                "\n".join([",".join(columns)] + [",".join(map(_format, row)) for row in self.rows])
+                + "\n"
+            )
 
     def add(self, *row) -> None:
         self.rows.append(list(row))
@@ -338,27 +415,69 @@ class Backup:
         self.path = os.path.join(backup_dir, "state.npz")
 
     def restore(self, agent) -> types.SimpleNamespace:
-        loop = types.SimpleNamespace(step=0, episode=0, seconds=0.0, next_evaluation=0, evaluations=0,
-                                     best_return=-np.inf, best_step=-1, best_weights=None, last_evaluation=None,
-                                     evaluated_step=-1)
+        loop = types.SimpleNamespace(
+            step=0,
+            episode=0,
+            seconds=0.0,
+            next_evaluation=0,
+            evaluations=0,
+            best_return=-np.inf,
+            best_step=-1,
+            best_weights=None,
+            last_evaluation=None,
+            evaluated_step=-1,
+        )
         if not os.path.exists(self.path):
             return loop
         with np.load(self.path) as saved:
             for index, variable in enumerate(agent.variables):
                 variable.assign(saved[f"variable/{index}"])
-            agent.load_state({name[len("agent/"):]: saved[name] for name in saved.files if name.startswith("agent/")})
-            for name in ("step", "episode", "next_evaluation", "evaluations", "best_step", "evaluated_step"):
+            agent.load_state(
+                {
+                    name[len("agent/") :]: saved[name]
+                    for name in saved.files
+                    if name.startswith("agent/")
+                }
+            )
+            for name in (
+                "step",
+                "episode",
+                "next_evaluation",
+                "evaluations",
+                "best_step",
+                "evaluated_step",
+            ):
                 setattr(loop, name, int(saved[f"loop/{name}"]))
-            loop.seconds, loop.best_return = float(saved["loop/seconds"]), float(saved["loop/best_return"])
-            loop.best_weights = [saved[f"best/{index}"] for index in range(len(agent.policy.weights))]
+            loop.seconds, loop.best_return = (
+                float(saved["loop/seconds"]),
+                float(saved["loop/best_return"]),
+            )
+            loop.best_weights = [
+                saved[f"best/{index}"] for index in range(len(agent.policy.weights))
+            ]
         return loop
 
     def save(self, agent, loop) -> None:
-        arrays = {f"variable/{index}": np.asarray(variable) for index, variable in enumerate(agent.variables)}
+        arrays = {
+            f"variable/{index}": np.asarray(variable)
+            for index, variable in enumerate(agent.variables)
+        }
         arrays.update({f"agent/{name}": value for name, value in agent.state().items()})
-        arrays.update({f"loop/{name}": np.asarray(getattr(loop, name)) for name in
-                       ("step", "episode", "seconds", "next_evaluation", "evaluations", "best_return", "best_step",
-                        "evaluated_step")})
+        arrays.update(
+            {
+                f"loop/{name}": np.asarray(getattr(loop, name))
+                for name in (
+                    "step",
+                    "episode",
+                    "seconds",
+                    "next_evaluation",
+                    "evaluations",
+                    "best_return",
+                    "best_step",
+                    "evaluated_step",
+                )
+            }
+        )
         arrays.update({f"best/{index}": weight for index, weight in enumerate(loop.best_weights)})
         os.makedirs(self.backup_dir, exist_ok=True)
         temporary = self.path + ".partial"

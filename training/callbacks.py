@@ -38,15 +38,23 @@ class Backup(keras.callbacks.Callback):
         """Attaches to a compiled model with a built optimizer and restores the backup taken
         after `epochs` epochs (default: the last one)."""
         # Every optimizer the model holds: a GAN keeps a second one for its generator.
-        optimizers = [model.optimizer] + [value for value in vars(model).values()
-                                          if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer]
+        optimizers = [model.optimizer] + [
+            value
+            for value in vars(model).values()
+            if isinstance(value, keras.optimizers.Optimizer) and value is not model.optimizer
+        ]
         checkpoint = tf.train.Checkpoint(
-            model=list(model.variables), optimizer=[variable for optimizer in optimizers for variable in optimizer.variables]
+            model=list(model.variables),
+            optimizer=[variable for optimizer in optimizers for variable in optimizer.variables],
         )
         # Two kept: with several workers, one may be killed after another saved its epoch, and
         # all must resume from the last epoch every one of them saved (see distributed_fit).
         self._manager = tf.train.CheckpointManager(checkpoint, self.backup_dir, max_to_keep=2)
-        path = self._manager.latest_checkpoint if epochs is None else os.path.join(self.backup_dir, f"ckpt-{epochs}")
+        path = (
+            self._manager.latest_checkpoint
+            if epochs is None
+            else os.path.join(self.backup_dir, f"ckpt-{epochs}")
+        )
         if epochs != 0 and path:
             checkpoint.restore(path).assert_existing_objects_matched()
 

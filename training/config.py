@@ -89,7 +89,9 @@ def apply_overrides(defaults: dict, assignments: list[str], model: str) -> dict:
             raise UsageError(f"--set expects key=value, got {assignment!r}.")
         if key not in defaults:
             known = ", ".join(f"{name}={value!r}" for name, value in defaults.items())
-            raise UsageError(f"{model} has no hyperparameter {key!r}; its hyperparameters are: {known}.")
+            raise UsageError(
+                f"{model} has no hyperparameter {key!r}; its hyperparameters are: {known}."
+            )
         hyperparameters[key] = _parse_like(defaults[key], text.strip(), key)
     return hyperparameters
 
@@ -110,7 +112,11 @@ def _parse_like(default, text: str, key: str):
             return tuple(item_type(item) for item in text.split(",") if item.strip())
         return text
     except ValueError:
-        kind = "a comma-separated list" if isinstance(default, (tuple, list)) else type(default).__name__
+        kind = (
+            "a comma-separated list"
+            if isinstance(default, (tuple, list))
+            else type(default).__name__
+        )
         raise UsageError(
             f"--set {key}={text!r}: expected {kind} like the default {default!r}."
         ) from None

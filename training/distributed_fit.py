@@ -30,14 +30,32 @@ import numpy as np
 import tensorflow as tf
 
 
-def fit(model, strategy, train_stream, validation, epochs, initial_epoch, steps_per_epoch, callbacks, verbose=1):
+def fit(
+    model,
+    strategy,
+    train_stream,
+    validation,
+    epochs,
+    initial_epoch,
+    steps_per_epoch,
+    callbacks,
+    verbose=1,
+):
     """`model.fit(train_stream, validation_data=validation, epochs=..., initial_epoch=...,
     steps_per_epoch=..., callbacks=...)` under `strategy`; returns the last epoch's logs."""
     train_function = _step_function(model, strategy, model.train_step)
-    test_function = _step_function(model, strategy, model.test_step)  # traced once, used every epoch
+    test_function = _step_function(
+        model, strategy, model.test_step
+    )  # traced once, used every epoch
     model.train_function = train_function  # where Keras' TensorBoard callback finds the graph
-    callback_list = keras.callbacks.CallbackList(callbacks, add_progbar=verbose > 0, model=model, verbose=verbose,
-                                                 epochs=epochs, steps=steps_per_epoch)
+    callback_list = keras.callbacks.CallbackList(
+        callbacks,
+        add_progbar=verbose > 0,
+        model=model,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps_per_epoch,
+    )
     batches = iter(strategy.experimental_distribute_dataset(_shard_by_data(train_stream)))
     model.stop_training = False
     callback_list.on_train_begin()
@@ -50,7 +68,12 @@ def fit(model, strategy, train_stream, validation, epochs, initial_epoch, steps_
             logs = _as_floats(train_function(next(batches)))
             callback_list.on_train_batch_end(step, logs)
         epoch_logs = dict(logs)
-        epoch_logs.update({f"val_{name}": value for name, value in evaluate(model, strategy, validation, test_function).items()})
+        epoch_logs.update(
+            {
+                f"val_{name}": value
+                for name, value in evaluate(model, strategy, validation, test_function).items()
+            }
+        )
         callback_list.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:
             break
@@ -108,7 +131,10 @@ def _step_function(model, strategy, step):
     @tf.function
     def run(distributed_batch):
         logs = strategy.run(step, args=(distributed_batch,))
-        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for name, value in logs.items()}
+        return {
+            name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+            for name, value in logs.items()
+        }
 
     return run
 

@@ -25,8 +25,10 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
         # Before anything else touches the devices: this strategy configures TensorFlow's
         # runtime for collective operations, which is impossible once it has started.
         if not os.environ.get("TF_CONFIG"):
-            raise UsageError("--strategy multi_worker needs TF_CONFIG to describe the cluster; see the "
-                             "README's \"Training on several machines\".")
+            raise UsageError(
+                "--strategy multi_worker needs TF_CONFIG to describe the cluster; see the "
+                'README\'s "Training on several machines".'
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
@@ -39,7 +41,9 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "one_device":
-        return tf.distribute.OneDeviceStrategy((gpus or tf.config.list_logical_devices("CPU"))[0].name)
+        return tf.distribute.OneDeviceStrategy(
+            (gpus or tf.config.list_logical_devices("CPU"))[0].name
+        )
     if name == "mirrored":
         # On a machine without GPUs this mirrors over the logical CPUs, which is how the tests
         # prove that results do not depend on the number of replicas.
@@ -67,13 +71,23 @@ def worker(strategy_name: str) -> Worker:
         return Worker(is_chief=True, index=0, count=1)
     try:
         tf_config = json.loads(os.environ["TF_CONFIG"])
-        cluster, task_type, task_index = tf_config["cluster"], tf_config["task"]["type"], int(tf_config["task"]["index"])
+        cluster, task_type, task_index = (
+            tf_config["cluster"],
+            tf_config["task"]["type"],
+            int(tf_config["task"]["index"]),
+        )
         count = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
     except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
-                         '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.') from None
+        raise UsageError(
+            f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.'
+        ) from None
     if "chief" in cluster:
-        return Worker(is_chief=task_type == "chief", index=0 if task_type == "chief" else task_index + 1, count=count)
+        return Worker(
+            is_chief=task_type == "chief",
+            index=0 if task_type == "chief" else task_index + 1,
+            count=count,
+        )
     return Worker(is_chief=task_index == 0, index=task_index, count=count)
 
 

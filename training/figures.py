@@ -48,7 +48,9 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names, title="Confusion ma
     axes.set_yticklabels(class_names)
     for row, column in np.ndindex(matrix.shape):
         color = "white" if recall[row, column] > 0.5 else "black"
-        axes.text(column, row, matrix[row, column], ha="center", va="center", color=color, fontsize=8)
+        axes.text(
+            column, row, matrix[row, column], ha="center", va="center", color=color, fontsize=8
+        )
     return figure
 
 
@@ -101,30 +103,49 @@ def attention_figure(words, weights, total_words=None):
     image = axes.imshow(weights, cmap="viridis", vmin=0)
     figure.colorbar(image, ax=axes, fraction=0.04, label="attention weight")
     ticks = np.arange(len(words))
-    shown = f"first {len(words)} of {total_words} words" if total_words and total_words > len(words) else "all words"
-    axes.set(xticks=ticks, yticks=ticks, xlabel="attends to", ylabel="word",
-             title=f"Self-attention, first block, mean over heads ({shown})")
+    shown = (
+        f"first {len(words)} of {total_words} words"
+        if total_words and total_words > len(words)
+        else "all words"
+    )
+    axes.set(
+        xticks=ticks,
+        yticks=ticks,
+        xlabel="attends to",
+        ylabel="word",
+        title=f"Self-attention, first block, mean over heads ({shown})",
+    )
     axes.set_xticklabels(words, rotation=90, fontsize=8)
     axes.set_yticklabels(words, fontsize=8)
     return figure
 
 
-def audio_clips_figure(waveforms, spectrograms, sample_rate: int, step_seconds: float, titles, mistakes=None):
+def audio_clips_figure(
+    waveforms, spectrograms, sample_rate: int, step_seconds: float, titles, mistakes=None
+):
     """One column per clip: its waveform above its log-mel spectrogram (time runs left to right,
     low pitch at the bottom). Titles of `mistakes` (booleans) are red."""
     mistakes = [False] * len(titles) if mistakes is None else mistakes
     columns = len(titles)
     figure, grid = subplots(2, columns, figsize=(2.6 * columns, 4.6), squeeze=False)
-    for column, (waveform, spectrogram, title, wrong) in enumerate(zip(waveforms, spectrograms, titles, mistakes)):
+    for column, (waveform, spectrogram, title, wrong) in enumerate(
+        zip(waveforms, spectrograms, titles, mistakes)
+    ):
         time = np.arange(len(waveform)) / sample_rate
         grid[0, column].plot(time, waveform, linewidth=0.5)
         grid[0, column].set(ylim=(-1, 1), xlabel="seconds")
         grid[0, column].set_title(title, color="red" if wrong else "black", fontsize=9)
         spectrogram = np.asarray(spectrogram)  # (frames, mel bands), natural log of power
         # Colours span the 80 dB (a factor of 10^8 in power) below the loudest point, as is usual.
-        grid[1, column].imshow(spectrogram.T, origin="lower", aspect="auto", cmap="magma",
-                               vmin=spectrogram.max() - np.log(1e8), vmax=spectrogram.max(),
-                               extent=(0, len(spectrogram) * step_seconds, 0, spectrogram.shape[1]))
+        grid[1, column].imshow(
+            spectrogram.T,
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=spectrogram.max() - np.log(1e8),
+            vmax=spectrogram.max(),
+            extent=(0, len(spectrogram) * step_seconds, 0, spectrogram.shape[1]),
+        )
         grid[1, column].set(xlabel="seconds")
     grid[0, 0].set_ylabel("waveform")
     grid[1, 0].set_ylabel("mel band")
@@ -141,9 +162,13 @@ def image_grid_figure(images, title: str, columns: int = 8):
     for axes in grid.flat:
         axes.axis("off")
     for axes, image in zip(grid.flat, images):
-        axes.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+        axes.imshow(
+            image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1
+        )
     figure.suptitle(title)
-    figure.subplots_adjust(wspace=0.03, hspace=0.03, top=1 - 0.4 / height, bottom=0.01, left=0.01, right=0.99)
+    figure.subplots_adjust(
+        wspace=0.03, hspace=0.03, top=1 - 0.4 / height, bottom=0.01, left=0.01, right=0.99
+    )
     return figure
 
 
@@ -154,7 +179,9 @@ def episode_returns_figure(steps, returns, window: int = 20, evaluations=None):
     axes.plot(steps, returns, ".", markersize=3, alpha=0.35, label="episode return while learning")
     if len(returns) >= window:
         average = np.convolve(returns, np.ones(window) / window, mode="valid")
-        axes.plot(steps[window - 1:], average, linewidth=2, label=f"mean of the last {window} episodes")
+        axes.plot(
+            steps[window - 1 :], average, linewidth=2, label=f"mean of the last {window} episodes"
+        )
     if evaluations is not None:
         axes.plot(*evaluations, "o-", color="tab:green", markersize=4, label="greedy evaluation")
     axes.set(xlabel="environment step", ylabel="return", title="Returns while training")
@@ -166,7 +193,9 @@ def return_distribution_figure(returns, title: str):
     """A histogram of evaluation returns, with their mean marked."""
     figure, axes = subplots(figsize=(5.5, 3.4))
     axes.hist(returns, bins=min(30, max(5, len(set(returns)))), color="tab:blue", alpha=0.8)
-    axes.axvline(np.mean(returns), color="black", linestyle="--", label=f"mean {np.mean(returns):.1f}")
+    axes.axvline(
+        np.mean(returns), color="black", linestyle="--", label=f"mean {np.mean(returns):.1f}"
+    )
     axes.set(xlabel="return", ylabel="episodes", title=title)
     axes.legend()
     return figure

@@ -16,7 +16,7 @@ batches an uninterrupted run would have seen.
 import dataclasses
 import os
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -67,14 +67,18 @@ PUBLISHED_SPLITS = {
         source="train",
         feature="audio/filename",
         assign=recording_number_split,
-        names=Splits(train="train (takes 10-49)", validation="train (takes 5-9)", test="train (takes 0-4)"),
+        names=Splits(
+            train="train (takes 10-49)", validation="train (takes 5-9)", test="train (takes 0-4)"
+        ),
     ),
 }
 
 
 def data_dir_or_default(data_dir: str | None) -> str:
     """The folder TFDS reads: `--data-dir`, else `TFDS_DATA_DIR`, else TFDS' default."""
-    return data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    return (
+        data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    )
 
 
 def load(name: str, data_dir: str | None, train=None, validation=None, test=None):
@@ -106,16 +110,21 @@ def _builder(name, data_dir):
 def _as_datasets(builder, train, validation, test):
     published = PUBLISHED_SPLITS.get(builder.name)
     has_validation = "validation" in builder.info.splits
-    defaults = published.names if published else Splits(
-        train="train" if has_validation else "train[:90%]",
-        validation="validation" if has_validation else "train[90%:]",
-        test="test",
+    defaults = (
+        published.names
+        if published
+        else Splits(
+            train="train" if has_validation else "train[:90%]",
+            validation="validation" if has_validation else "train[90%:]",
+            test="test",
+        )
     )
     flags = (train, validation, test)  # None where no flag named the split
     splits = Splits(*(flag or default for flag, default in zip(flags, vars(defaults).values())))
     try:
         datasets = [
-            _published_part(builder, published, part) if published and flag is None
+            _published_part(builder, published, part)
+            if published and flag is None
             else builder.as_dataset(split=split)
             for part, (flag, split) in enumerate(zip(flags, vars(splits).values()))
         ]

@@ -32,20 +32,30 @@ def train(config: RunConfig, spec) -> dict:
     end, and each worker keeps its own backup in RUN_DIR/backup/worker-<index>."""
     worker = distribution.worker(config.strategy)
     if config.batch_size % worker.count:  # refused before the workers wait for each other
-        raise UsageError(f"--batch-size {config.batch_size} does not split evenly across {worker.count} workers; "
-                         f"pick a multiple of {worker.count}, so every worker's examples weigh the same.")
+        raise UsageError(
+            f"--batch-size {config.batch_size} does not split evenly across {worker.count} workers; "
+            f"pick a multiple of {worker.count}, so every worker's examples weigh the same."
+        )
     strategy = distribution.get_strategy(config.strategy)  # first: see distribution.get_strategy
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     precision = distribution.set_mixed_precision(config.mixed_precision)
     devices = distribution.describe(strategy)
-    print(f"Devices: {', '.join(devices['devices'])}; {devices['strategy']} with "
-          f"{devices['replicas']} replica(s); precision {precision}.")
+    print(
+        f"Devices: {', '.join(devices['devices'])}; {devices['strategy']} with "
+        f"{devices['replicas']} replica(s); precision {precision}."
+    )
     out_dir, backup_dir = config.run_dir, os.path.join(config.run_dir, "backup")
     if worker.count > 1:
-        print(f"Worker {worker.index} of {worker.count}" + (" (chief): writes the run directory." if worker.is_chief
-              else ": the chief writes the run directory; this worker's copy goes to a temporary folder."))
+        print(
+            f"Worker {worker.index} of {worker.count}"
+            + (
+                " (chief): writes the run directory."
+                if worker.is_chief
+                else ": the chief writes the run directory; this worker's copy goes to a temporary folder."
+            )
+        )
         if not worker.is_chief:
             out_dir = tempfile.mkdtemp(prefix=f"worker-{worker.index}-")
             backup_dir = os.path.join(config.run_dir, "backup", f"worker-{worker.index}")
@@ -64,30 +74,54 @@ def train(config: RunConfig, spec) -> dict:
         initial_epoch = distributed_fit.epochs_every_worker_finished(strategy, initial_epoch)
 
     train_stream, steps_per_epoch = input_pipeline.training_stream(
-        examples["train"], spec.preprocess, config.batch_size, config.seed,
-        first_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
+        examples["train"],
+        spec.preprocess,
+        config.batch_size,
+        config.seed,
+        first_epoch=initial_epoch,
+        steps_per_epoch=config.steps_per_epoch,
     )
-    validation = input_pipeline.evaluation_batches(examples["validation"], spec.preprocess, config.batch_size)
+    validation = input_pipeline.evaluation_batches(
+        examples["validation"], spec.preprocess, config.batch_size
+    )
     test = input_pipeline.evaluation_batches(examples["test"], spec.preprocess, config.batch_size)
 
     with strategy.scope():
         model = _build(spec, data_info, config.hyperparameters)
-        if spec.adapt:  # a vocabulary, normalization statistics: learned from the training split only
+        if (
+            spec.adapt
+        ):  # a vocabulary, normalization statistics: learned from the training split only
             print("Adapting preprocessing layers to the training split...")
-            spec.adapt(model, input_pipeline.training_inputs(examples["train"], spec.preprocess, config.batch_size))
+            spec.adapt(
+                model,
+                input_pipeline.training_inputs(
+                    examples["train"], spec.preprocess, config.batch_size
+                ),
+            )
         # Cosine decay: large steps early, small ones to settle at the end; TensorBoard plots it.
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch
         )
         # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=spec.loss, metrics=list(spec.metrics),
-                      jit_compile="auto" if config.jit_compile is None else config.jit_compile)
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=spec.loss,
+            metrics=list(spec.metrics),
+            jit_compile="auto" if config.jit_compile is None else config.jit_compile,
+        )
         model.optimizer.build(model.trainable_variables)  # so a backup can be restored into it
 
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, CONFIG_FILE), "w") as file:
-        file.write(config.to_json(resolved_splits=vars(splits), data=vars(data_info),
-                                  versions=versions(), devices=devices, precision=precision))
+        file.write(
+            config.to_json(
+                resolved_splits=vars(splits),
+                data=vars(data_info),
+                versions=versions(),
+                devices=devices,
+                precision=precision,
+            )
+        )
     backup.restore(model, initial_epoch)
     if initial_epoch:
         print(f"Resuming {config.run_dir} after epoch {initial_epoch} of {config.epochs}.")
@@ -95,12 +129,22 @@ def train(config: RunConfig, spec) -> dict:
     callbacks.truncate_history(history_path, initial_epoch)
 
     log_dir = os.path.join(out_dir, "logs")
-    training_callbacks = (callbacks.standard_callbacks(out_dir, backup, steps_per_epoch * config.batch_size)
-                          + spec.callbacks(data_info, validation, log_dir))
+    training_callbacks = callbacks.standard_callbacks(
+        out_dir, backup, steps_per_epoch * config.batch_size
+    ) + spec.callbacks(data_info, validation, log_dir)
     try:
         if worker.count > 1:  # Keras' fit fails here: see training/distributed_fit.py
-            distributed_fit.fit(model, strategy, train_stream, validation, config.epochs, initial_epoch,
-                                steps_per_epoch, training_callbacks, verbose=1 if worker.is_chief else 0)
+            distributed_fit.fit(
+                model,
+                strategy,
+                train_stream,
+                validation,
+                config.epochs,
+                initial_epoch,
+                steps_per_epoch,
+                training_callbacks,
+                verbose=1 if worker.is_chief else 0,
+            )
         else:
             model.fit(
                 train_stream,
@@ -134,7 +178,9 @@ def train(config: RunConfig, spec) -> dict:
     backup.remove()
     if worker.count > 1:
         # Equal on every worker: they trained one model together.
-        print(f"Worker {worker.index}: final weights fingerprint {distributed_fit.weights_fingerprint(model)}")
+        print(
+            f"Worker {worker.index}: final weights fingerprint {distributed_fit.weights_fingerprint(model)}"
+        )
         if not worker.is_chief:
             shutil.rmtree(out_dir, ignore_errors=True)
     runs.print_summary("Test", metrics, config.run_dir)
@@ -144,14 +190,20 @@ def train(config: RunConfig, spec) -> dict:
 def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
     """Evaluates a finished run on `split` (default: its test split) and writes RUN_DIR/eval."""
     model = runs.load_model(config.run_dir)
-    examples, info, splits = input_pipeline.load(config.dataset, config.data_dir, test=split or config.test_split)
+    examples, info, splits = input_pipeline.load(
+        config.dataset, config.data_dir, test=split or config.test_split
+    )
     data_info = spec.describe_data(config.dataset, info)
-    batches = input_pipeline.evaluation_batches(examples["test"], spec.preprocess, config.batch_size)
+    batches = input_pipeline.evaluation_batches(
+        examples["test"], spec.preprocess, config.batch_size
+    )
     metrics = _as_floats(model.evaluate(batches, return_dict=True, verbose=0))
 
     out_dir = os.path.join(config.run_dir, "eval")
     os.makedirs(out_dir, exist_ok=True)
-    files, report_metrics = spec.report(model, batches, data_info, out_dir) if spec.report else ({}, {})
+    files, report_metrics = (
+        spec.report(model, batches, data_info, out_dir) if spec.report else ({}, {})
+    )
     metrics.update(report_metrics)
     history_path = os.path.join(config.run_dir, "history.csv")
     if os.path.exists(history_path):
@@ -177,7 +229,9 @@ def _check_replicas_can_split(strategy, examples, preprocess) -> None:
     """Keras 3.15's fit() under a multi-replica strategy averages the first batch to build the
     model, which fails for string inputs (raw text); say so instead of failing deep inside."""
     inputs = examples.map(preprocess).element_spec[0]
-    if strategy.num_replicas_in_sync > 1 and any(spec.dtype == tf.string for spec in tf.nest.flatten(inputs)):
+    if strategy.num_replicas_in_sync > 1 and any(
+        spec.dtype == tf.string for spec in tf.nest.flatten(inputs)
+    ):
         raise UsageError(
             f"this model reads raw strings, which Keras' fit() cannot split across "
             f"{strategy.num_replicas_in_sync} replicas; train it on one device with "

@@ -26,8 +26,11 @@ class ImageClassificationData:
 def describe_image_classification(dataset_name: str, info) -> ImageClassificationData:
     """Reads image shape and classes from `info.features`, or says why the dataset does not fit."""
     image, label = _features_or_refuse(
-        dataset_name, info, {"image": tfds.features.Image, "label": tfds.features.ClassLabel},
-        task="an image-classification", suggestions="mnist, fashion_mnist or cifar10",
+        dataset_name,
+        info,
+        {"image": tfds.features.Image, "label": tfds.features.ClassLabel},
+        task="an image-classification",
+        suggestions="mnist, fashion_mnist or cifar10",
     )
     if image.shape[0] is None or image.shape[1] is None:
         raise UsageError(
@@ -74,10 +77,15 @@ class TextClassificationData:
 def describe_text_classification(dataset_name: str, info) -> TextClassificationData:
     """Reads the classes from `info.features`, or says why the dataset does not fit."""
     _, label = _features_or_refuse(
-        dataset_name, info, {"text": tfds.features.Text, "label": tfds.features.ClassLabel},
-        task="a text-classification", suggestions="imdb_reviews or yelp_polarity_reviews",
+        dataset_name,
+        info,
+        {"text": tfds.features.Text, "label": tfds.features.ClassLabel},
+        task="a text-classification",
+        suggestions="imdb_reviews or yelp_polarity_reviews",
     )
-    return TextClassificationData(dataset=dataset_name, num_classes=label.num_classes, class_names=tuple(label.names))
+    return TextClassificationData(
+        dataset=dataset_name, num_classes=label.num_classes, class_names=tuple(label.names)
+    )
 
 
 def text_classification_example(example: dict) -> tuple[tf.Tensor, tf.Tensor]:
@@ -98,8 +106,11 @@ class AudioClassificationData:
 def describe_audio_classification(dataset_name: str, info) -> AudioClassificationData:
     """Reads the sample rate and classes from `info.features`, or says why the dataset does not fit."""
     audio, label = _features_or_refuse(
-        dataset_name, info, {"audio": tfds.features.Audio, "label": tfds.features.ClassLabel},
-        task="an audio-classification", suggestions="spoken_digit or speech_commands",
+        dataset_name,
+        info,
+        {"audio": tfds.features.Audio, "label": tfds.features.ClassLabel},
+        task="an audio-classification",
+        suggestions="spoken_digit or speech_commands",
     )
     if audio.shape != (None,) or not audio.sample_rate:
         raise UsageError(
@@ -107,8 +118,10 @@ def describe_audio_classification(dataset_name: str, info) -> AudioClassificatio
             f"model needs mono clips (shape (None,)) with a known sample rate, such as spoken_digit's."
         )
     return AudioClassificationData(
-        dataset=dataset_name, sample_rate=int(audio.sample_rate),
-        num_classes=label.num_classes, class_names=tuple(label.names),
+        dataset=dataset_name,
+        sample_rate=int(audio.sample_rate),
+        num_classes=label.num_classes,
+        class_names=tuple(label.names),
     )
 
 
@@ -135,8 +148,13 @@ class ImageGenerationData:
 
 def describe_image_generation(dataset_name: str, info) -> ImageGenerationData:
     """Reads the image shape from `info.features`, or says why the dataset does not fit."""
-    (image,) = _features_or_refuse(dataset_name, info, {"image": tfds.features.Image},
-                                   task="an image", suggestions="mnist or fashion_mnist")
+    (image,) = _features_or_refuse(
+        dataset_name,
+        info,
+        {"image": tfds.features.Image},
+        task="an image",
+        suggestions="mnist or fashion_mnist",
+    )
     height, width, channels = image.shape
     if height is None or width is None or height % 4 or width % 4:
         raise UsageError(

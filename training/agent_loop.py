@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training import figures, runs
+from training import figures, hparams, runs
 from training.config import RunConfig, versions
 from training.errors import UsageError
 from training.runs import CONFIG_FILE, MODEL_FILE
@@ -225,6 +225,7 @@ def train(config: RunConfig, spec) -> dict:
         f"model.keras is the policy of step {loop.best_step}, the best of the greedy evaluations "
         f"({hyperparameters['evaluation_episodes']} episodes each)."
     )
+    hparams.write_summary(config, metrics, "final")  # the run's row in the HParams dashboard
     runs.print_summary("Training", metrics, config.run_dir)
     return metrics
 

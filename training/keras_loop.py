@@ -16,7 +16,15 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from training import callbacks, distributed_fit, distribution, figures, input_pipeline, runs
+from training import (
+    callbacks,
+    distributed_fit,
+    distribution,
+    figures,
+    hparams,
+    input_pipeline,
+    runs,
+)
 from training.config import RunConfig, versions
 from training.errors import UsageError, WorkerLost
 from training.runs import CONFIG_FILE, MODEL_FILE
@@ -183,6 +191,8 @@ def train(config: RunConfig, spec) -> dict:
         )
         if not worker.is_chief:
             shutil.rmtree(out_dir, ignore_errors=True)
+    if worker.is_chief:  # the run's row in TensorBoard's HParams dashboard
+        hparams.write_summary(config, metrics, "test")
     runs.print_summary("Test", metrics, config.run_dir)
     return metrics
 

@@ -13,12 +13,13 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from training import flags, startup
 
-import models  # noqa: E402  (registers every model, which loading model.keras needs)
-from train import positive_int  # noqa: E402
-from training import runs  # noqa: E402
-from training.errors import UsageError  # noqa: E402
+startup.quiet_tensorflow()
+
+import models  # registers every model, which loading model.keras needs
+from training import runs
+from training.errors import UsageError
 
 
 def main(argv=None) -> int:
@@ -28,7 +29,11 @@ def main(argv=None) -> int:
         "--split", help="TFDS split string to evaluate on (default: the run's test split)"
     )
     parser.add_argument(
-        "--episodes", type=positive_int, help="agents: greedy episodes to run (default: 100)"
+        "--data-dir",
+        help="TFDS data folder (default: $TFDS_DATA_DIR, else the one the run was trained from)",
+    )
+    parser.add_argument(
+        "--episodes", type=flags.positive_int, help="agents: greedy episodes to run (default: 100)"
     )
     # One flag per kind of raw input some model declares (--text, ...), gathered from the registry.
     inputs = {
@@ -44,6 +49,10 @@ def main(argv=None) -> int:
         return exit_request.code
     try:
         config = runs.load_run_config(args.run_dir)
+        # Where the data is now wins over where it was when the run was trained.
+        config.data_dir = args.data_dir or (
+            None if os.environ.get("TFDS_DATA_DIR") else config.data_dir
+        )
         spec = models.get_spec(config.model)
         given = {
             flag: vars(args)[_dest(flag)] for flag in inputs if vars(args)[_dest(flag)] is not None
@@ -58,6 +67,9 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("evaluate.py: interrupted; run the same command again to evaluate.", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -7,28 +7,10 @@ and a message.
 """
 
 import argparse
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter quiet
-
-import models  # noqa: E402  (registers every model)
-from training import distribution  # noqa: E402
-from training.errors import UsageError, WorkerLost  # noqa: E402
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
-    return value
+from training import flags, startup
+from training.errors import Interrupted, UsageError, WorkerLost
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -41,21 +23,23 @@ def make_parser() -> argparse.ArgumentParser:
         "--dataset", help="TFDS dataset name (default: the model's own, e.g. mnist)"
     )
     parser.add_argument(
-        "--epochs", type=positive_int, help="passes over the training split (default: the model's)"
+        "--epochs",
+        type=flags.positive_int,
+        help="passes over the training split (default: the model's)",
     )
     parser.add_argument(
         "--batch-size",
-        type=positive_int,
+        type=flags.positive_int,
         help="global batch size, split across replicas (agents: transitions per update)",
     )
     parser.add_argument(
         "--learning-rate",
-        type=positive_float,
+        type=flags.positive_float,
         help="peak learning rate of the cosine schedule (agents: of Adam)",
     )
     parser.add_argument(
         "--steps-per-epoch",
-        type=positive_int,
+        type=flags.positive_int,
         help="batches per epoch (default: one pass over the data)",
     )
     parser.add_argument(
@@ -64,7 +48,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--env-steps",
-        type=positive_int,
+        type=flags.positive_int,
         help="agents: environment steps to train for (default: the agent's)",
     )
     parser.add_argument(
@@ -88,7 +72,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--strategy",
         default="auto",
-        choices=distribution.STRATEGIES,
+        choices=flags.STRATEGIES,
         help="tf.distribute strategy (default: auto picks from TF_CONFIG and the GPUs)",
     )
     parser.add_argument(
@@ -101,12 +85,18 @@ def make_parser() -> argparse.ArgumentParser:
         "present and every layer supports it); --no-jit-compile turns it off",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed for weights, dropout and shuffling"
+        "--seed", type=flags.seed, default=0, help="seed for weights, dropout and shuffling"
     )
     parser.add_argument(
         "--deterministic",
         action="store_true",
         help="make TensorFlow ops deterministic: same seed, same weights (slower)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=flags.positive_float,
+        default=300.0,
+        help="multi-worker: seconds to wait for every worker in TF_CONFIG to join (default: 300)",
     )
     parser.add_argument(
         "--set",
@@ -118,7 +108,11 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def list_models() -> None:
+# What `train.py --run-dir DIR` alone may be given with: how to run, not what to train.
+RESUME_FLAGS = {"run_dir", "data_dir", "strategy", "jit_compile", "worker_timeout"}
+
+
+def list_models(models) -> None:
     for name in models.names():
         spec = models.get_spec(name)
         print(f"{name:16} {spec.default_data:14} {spec.description}")
@@ -130,26 +124,62 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
         return exit_request.code
+    startup.quiet_tensorflow()
+    # Imported once the flags are known to be good: they import TensorFlow (seconds).
+    import models  # registers every model
+    from training import runs
+
     if args.list:
-        list_models()
+        list_models(models)
         return 0
-    if not args.model:
+    if not args.model and not args.run_dir:
         parser.print_usage(sys.stderr)
         print(
-            "train.py: error: --model is required; `python train.py --list` shows the models.",
+            "train.py: error: --model is required (or --run-dir alone, to resume an unfinished "
+            "run); `python train.py --list` shows the models.",
             file=sys.stderr,
         )
         return 2
+    config = None
     try:
-        spec = models.get_spec(args.model)
-        spec.loop.train(spec.make_config(args), spec)
+        spec, config = _spec_and_config(models, runs, args, parser)
+        spec.loop.train(config, spec)
     except UsageError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return 2
     except WorkerLost as error:
         print(f"train.py: stopped: {error}", file=sys.stderr)
         return 1
+    except (Interrupted, KeyboardInterrupt) as interruption:
+        where = f" {interruption}" if isinstance(interruption, Interrupted) else ""
+        resume = f"python train.py --run-dir {config.run_dir}" if config else "the same command"
+        print(f"train.py: interrupted{where}. To resume, run: {resume}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _spec_and_config(models, runs, args, parser):
+    """The spec and RunConfig the flags ask for; `--run-dir DIR` alone resumes the unfinished
+    run in DIR with the settings saved in its config.json."""
+    if args.model:
+        spec = models.get_spec(args.model)
+        return spec, spec.make_config(args)
+    given = sorted(
+        name
+        for name, value in vars(args).items()
+        if value != parser.get_default(name) and name not in RESUME_FLAGS
+    )
+    if given:
+        flags_given = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise UsageError(
+            f"resuming {args.run_dir} takes its settings from its config.json; leave out "
+            f"{flags_given} (or give --model and the run's own flags)."
+        )
+    config = runs.read_config(args.run_dir)
+    for name in RESUME_FLAGS - {"run_dir"}:  # how to run may change between sessions
+        if getattr(args, name) != parser.get_default(name):
+            setattr(config, name, getattr(args, name))
+    return models.get_spec(config.model), config
 
 
 if __name__ == "__main__":

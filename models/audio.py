@@ -18,7 +18,7 @@ import numpy as np
 import scipy.io.wavfile
 import scipy.signal
 import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 from models import classification
 from training import figures
@@ -107,6 +107,9 @@ class LogMelSpectrogram(layers.Layer):
         self.step_seconds = step_seconds
 
     def call(self, waveforms):
+        # Any input gives real numbers: no NaN or infinity, nothing beyond full scale. Training
+        # data is already within [-1, 1], so this changes nothing there.
+        waveforms = ops.clip(ops.where(ops.isfinite(waveforms), waveforms, 0.0), -1.0, 1.0)
         return log_mel_spectrogram(
             waveforms, self.sample_rate, self.num_mel_bins, self.frame_seconds, self.step_seconds
         )
@@ -160,9 +163,16 @@ def read_wav(path: str, sample_rate: int) -> np.ndarray:
     if samples.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
         waveform = (samples.astype(np.float32) - 128) / 128
     elif np.issubdtype(samples.dtype, np.integer):
-        waveform = samples.astype(np.float32) / np.iinfo(samples.dtype).max
+        # Full scale is 2^(bits - 1) (32768 for 16-bit), as TFDS' samples are scaled in training.
+        waveform = samples.astype(np.float32) / -float(np.iinfo(samples.dtype).min)
     else:
         waveform = samples.astype(np.float32)
+        if not np.all(np.isfinite(waveform)):
+            raise UsageError(
+                f"{path} holds samples that are not numbers (NaN or infinity); the file is "
+                "damaged. Export the recording again."
+            )
+        waveform = np.clip(waveform, -1.0, 1.0)  # float WAV's full scale, as a player clips it
     if waveform.ndim == 2:  # (samples, channels): mix stereo down to mono
         waveform = waveform.mean(axis=1)
     if file_rate != sample_rate:

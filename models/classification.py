@@ -3,14 +3,13 @@
 Model specs point at `callbacks` and `report` here; the driver only calls what a spec declares.
 """
 
-import json
 import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from training import figures
+from training import figures, runs
 
 GRID_EXAMPLES = 32
 MISTAKE_POOL = 2000  # mistakes for the grid are looked for among this many test examples
@@ -78,8 +77,7 @@ def summarize(labels, predictions, class_names, out_dir: str) -> tuple[dict, dic
         for index, name in enumerate(class_names)
     }
     per_class_path = os.path.join(out_dir, "per_class.json")
-    with open(per_class_path, "w") as file:
-        json.dump(per_class, file, indent=2)
+    runs.write_json(per_class_path, per_class)
     headline = slice(1, 2) if len(class_names) == 2 else slice(None)
     metrics = {
         "precision": float(precision[headline].mean()),

@@ -14,7 +14,7 @@ import scipy.linalg
 import tensorflow as tf
 
 from training import figures, keras_loop, runs
-from training.config import RunConfig
+from training.config import read_config_file
 
 GRID_SAMPLES = 64  # an 8x8 grid
 SAMPLES_SEED = 1234  # the fixed noise behind the samples in TensorBoard and eval/
@@ -129,7 +129,7 @@ def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.
     The classifier is the project's own `classifier_spec` model trained on the same dataset for
     FEATURE_EPOCHS epochs, once, into runs/frechet-features-<dataset> beside `run_dir`; every
     generative run in that folder is measured with the same network, so their distances compare."""
-    data_dir = RunConfig.from_json_file(os.path.join(run_dir, runs.CONFIG_FILE)).data_dir
+    data_dir = read_config_file(os.path.join(run_dir, runs.CONFIG_FILE)).get("data_dir")
     classifier_dir = os.path.join(
         os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}"
     )

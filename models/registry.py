@@ -76,6 +76,14 @@ class ModelSpec:
             training (a vocabulary, normalization statistics); `training_inputs` are batches of
             the training split's inputs only. None when nothing needs it.
         command_line_input: what `evaluate.py RUN_DIR --flag VALUE` predicts on, if anything.
+        transform_examples: `(examples, data_info, part, seed) -> examples`, a dataset-level
+            step after `preprocess`, for models whose examples are built from several of the
+            dataset's (spoken words joined into sentences). `examples` is a `tf.data.Dataset`
+            of what `preprocess` returns; the result holds `(inputs, targets)` and is batched
+            next. For `part` "train" it is the endless, shuffled training stream and the result
+            must be endless too and drawn from `seed` (so a resumed run sees the same data);
+            for "validation" and "test" it is the whole split once, and the result must be the
+            same in every run (a seed of the model's own). None: examples stay as they are.
     """
 
     name: str
@@ -95,6 +103,7 @@ class ModelSpec:
     report: Callable[[Any, Any, Any, str], tuple[dict, dict]] | None = None
     adapt: Callable[[Any, Any], None] | None = None
     command_line_input: CommandLineInput | None = None
+    transform_examples: Callable[[Any, Any, str, int], Any] | None = None
     loop: ClassVar = keras_loop
 
     @property
@@ -204,6 +213,7 @@ def _config(spec, args, data: str, **specific) -> RunConfig:
         strategy=args.strategy,
         seed=args.seed,
         deterministic=args.deterministic,
+        worker_timeout=args.worker_timeout,
         **specific,
     )
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from keras import layers
 
 from models import classification
+from training import runs
 from training.errors import UsageError
 
 VECTORIZER_NAME = "vectorize"
@@ -71,8 +72,7 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
         for index in wrong
     ]
     path = os.path.join(out_dir, "confident_mistakes.txt")
-    with open(path, "w") as file:
-        file.write("confidence, predicted (true): review\n" + "\n".join(lines) + "\n")
+    runs.write_text(path, "confidence, predicted (true): review\n" + "\n".join(lines) + "\n")
     print(
         f"The {min(MISTAKES_PRINTED, len(lines))} most confident mistakes (all {len(lines)} in {path}):"
     )

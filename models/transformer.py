@@ -64,6 +64,32 @@ class TokenAndPositionEmbedding(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="transformer")
+class MaskedAverage(layers.Layer):
+    """(batch, length, dim) and its padding mask -> (batch, dim): the mean over the real words.
+
+    Like GlobalAveragePooling1D with a mask, except for a text with no word at all (empty, or
+    only punctuation): there 0 / 0 would be NaN, and the model would answer NaN; here it is the
+    zero vector, and the model answers from its biases, as it must for a text it knows nothing of."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.mean(x, axis=1)
+        weights = ops.expand_dims(ops.cast(mask, x.dtype), axis=-1)  # (batch, length, 1)
+        counts = ops.maximum(ops.sum(weights, axis=1), 1.0)  # (batch, 1): at least one
+        return ops.sum(x * weights, axis=1) / counts
+
+    def compute_mask(self, x, mask=None):
+        return None  # one vector per text: nothing left to mask
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="transformer")
 class TransformerEncoder(layers.Layer):
     """Self-attention and a feed-forward network, each with dropout, a residual and LayerNorm.
 
@@ -137,7 +163,7 @@ def build_transformer(data, hyperparameters) -> keras.Model:
             hyperparameters["dropout_rate"],
             name=f"encoder_{block + 1}",
         )(x)
-    x = layers.GlobalAveragePooling1D()(x)  # (batch, embedding_dim): mean over the real words only
+    x = MaskedAverage(name="average_over_words")(x)  # (batch, embedding_dim)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)
     x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
     x = layers.Dropout(hyperparameters["dropout_rate"])(x)

@@ -17,9 +17,11 @@ reports, so the reported return is not the one the choice was made on.
 """
 
 import os
+import shutil
 import sys
 import time
 import types
+import zipfile
 
 import gymnasium as gym
 import keras
@@ -28,7 +30,7 @@ import tensorflow as tf
 
 from training import figures, hparams, runs
 from training.config import RunConfig, versions
-from training.errors import UsageError
+from training.errors import Interrupted, UsageError
 from training.runs import CONFIG_FILE, MODEL_FILE
 
 EVALUATE_OPTIONS = ("episodes",)  # evaluate.py's flags that apply here
@@ -119,20 +121,30 @@ def greedy_returns(act, environment_id: str, seeds) -> np.ndarray:
 
 def train(config: RunConfig, spec) -> dict:
     """Trains the agent `spec` as `config` says and returns its metrics."""
+    with runs.claimed(config.run_dir):
+        runs.check_run_dir(config)
+        try:
+            return _train(config, spec)
+        except KeyboardInterrupt:
+            step = Backup(os.path.join(config.run_dir, "backup")).saved_step()
+            raise Interrupted(f"at step {step} of {config.env_steps}") from None
+
+
+def _train(config: RunConfig, spec) -> dict:
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     environment, info = make_environment(config.environment)
-    runs.check_run_dir(config)
     hyperparameters = config.hyperparameters
     agent = _build(spec, info, config)
     act_greedily = greedy_actions(agent.policy)  # compiled once, for every evaluation of the run
     backup = Backup(os.path.join(config.run_dir, "backup"))
     loop = backup.restore(agent)  # step, episode, best policy so far: zeros for a new run
 
-    os.makedirs(config.run_dir, exist_ok=True)
-    with open(os.path.join(config.run_dir, CONFIG_FILE), "w") as file:
-        file.write(config.to_json(environment_info=vars(info), versions=versions()))
+    runs.write_text(
+        os.path.join(config.run_dir, CONFIG_FILE),
+        config.to_json(environment_info=vars(info), versions=versions()),
+    )
     if loop.step:
         print(
             f"Resuming {config.run_dir} at step {loop.step} of {config.env_steps} (episode {loop.episode})."
@@ -250,8 +262,7 @@ def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
         metrics["reward_threshold"] = float(info.reward_threshold)
         metrics["solved"] = bool(metrics["mean_return"] >= info.reward_threshold)
 
-    out_dir = os.path.join(config.run_dir, "eval")
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = runs.output_dir(config.run_dir, "eval")
     files = {
         "evaluation_returns": figures.save_png(
             figures.return_distribution_figure(
@@ -385,11 +396,8 @@ class CsvLog:
                     [float(value) for value in line.split(",")]
                     for line in file.read().splitlines()[1 : keep + 1]
                 ]
-        with open(path, "w") as file:
-            file.write(
-                "\n".join([",".join(columns)] + [",".join(map(_format, row)) for row in self.rows])
-                + "\n"
-            )
+        lines = [",".join(columns)] + [",".join(map(_format, row)) for row in self.rows]
+        runs.write_text(path, "\n".join(lines) + "\n")
 
     def add(self, *row) -> None:
         self.rows.append(list(row))
@@ -414,6 +422,17 @@ class Backup:
     def __init__(self, backup_dir: str):
         self.backup_dir = backup_dir
         self.path = os.path.join(backup_dir, "state.npz")
+        self.previous_path = os.path.join(backup_dir, "previous.npz")  # if `path` is damaged
+
+    def saved_step(self) -> int:
+        """The environment step the backup holds (0 without one)."""
+        for path in (self.path, self.previous_path):
+            try:
+                with np.load(path) as saved:
+                    return int(saved["loop/step"])
+            except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+                continue
+        return 0
 
     def restore(self, agent) -> types.SimpleNamespace:
         loop = types.SimpleNamespace(
@@ -428,9 +447,10 @@ class Backup:
             last_evaluation=None,
             evaluated_step=-1,
         )
-        if not os.path.exists(self.path):
+        path = self._readable()
+        if path is None:
             return loop
-        with np.load(self.path) as saved:
+        with np.load(path) as saved:
             for index, variable in enumerate(agent.variables):
                 variable.assign(saved[f"variable/{index}"])
             agent.load_state(
@@ -481,12 +501,30 @@ class Backup:
         )
         arrays.update({f"best/{index}": weight for index, weight in enumerate(loop.best_weights)})
         os.makedirs(self.backup_dir, exist_ok=True)
-        temporary = self.path + ".partial"
-        with open(temporary, "wb") as file:
+        if os.path.exists(self.path):
+            os.replace(self.path, self.previous_path)
+        with runs.replaced(self.path) as temporary, open(temporary, "wb") as file:
             np.savez(file, **arrays)
-        os.replace(temporary, self.path)
+
+    def _readable(self) -> str | None:
+        """The newest backup that reads whole (a damaged one is skipped, and said so)."""
+        found = [path for path in (self.path, self.previous_path) if os.path.exists(path)]
+        for path in found:
+            try:
+                with np.load(path) as saved:
+                    for name in saved.files:
+                        saved[name]  # reads every array: a damaged file fails here
+                return path
+            except (OSError, ValueError, zipfile.BadZipFile) as error:
+                print(
+                    f"Backup {path} cannot be read ({type(error).__name__}); trying the one before it."
+                )
+        if found:
+            raise UsageError(
+                f"no backup in {self.backup_dir} can be read, so this run cannot resume. "
+                f"Delete {self.backup_dir} to start it over, or pick a new --run-dir."
+            )
+        return None
 
     def remove(self) -> None:
-        if os.path.exists(self.path):
-            os.remove(self.path)
-            os.rmdir(self.backup_dir)
+        shutil.rmtree(self.backup_dir, ignore_errors=True)

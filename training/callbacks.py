@@ -8,12 +8,16 @@ a run killed at any moment, even with SIGKILL, resumes from its last finished ep
 """
 
 import csv
+import io
 import os
 import shutil
 import time
 
 import keras
 import tensorflow as tf
+
+from training import runs
+from training.errors import UsageError
 
 
 def finished_epochs(backup_dir: str) -> int:
@@ -31,8 +35,34 @@ class Backup(keras.callbacks.Callback):
         self._manager = None
 
     def finished_epochs(self) -> int:
-        """Epochs the backup holds: the `initial_epoch` for `fit`."""
+        """Epochs the latest backup holds."""
         return finished_epochs(self.backup_dir)
+
+    def usable_epochs(self) -> int:
+        """Epochs the latest *readable* backup holds: the `initial_epoch` for `fit`. A backup
+        whose files were damaged (a full disk, a copy cut short) is skipped, and said so; the
+        next epoch's backup takes its number again."""
+        state = tf.train.get_checkpoint_state(self.backup_dir)
+        paths = list(reversed(state.all_model_checkpoint_paths)) if state else []
+        for path in paths:
+            path = os.path.join(self.backup_dir, os.path.basename(path))  # the run may have moved
+            try:
+                reader = tf.train.load_checkpoint(path)
+                for name in reader.get_variable_to_shape_map():
+                    reader.get_tensor(name)  # reads every byte: a damaged file fails here
+            except (tf.errors.OpError, ValueError) as error:
+                print(
+                    f"Backup {path} cannot be read ({type(error).__name__}); "
+                    "trying the one before it."
+                )
+                continue
+            return int(path.rsplit("-", 1)[1])
+        if paths:
+            raise UsageError(
+                f"no backup in {self.backup_dir} can be read, so this run cannot resume. "
+                f"Delete {self.backup_dir} to start it over, or pick a new --run-dir."
+            )
+        return 0
 
     def restore(self, model: keras.Model, epochs: int | None = None) -> None:
         """Attaches to a compiled model with a built optimizer and restores the backup taken
@@ -83,14 +113,16 @@ class Throughput(keras.callbacks.Callback):
 
 
 def truncate_history(path: str, epochs: int) -> None:
-    """Keeps the first `epochs` rows of history.csv, so a resumed run appends no duplicates."""
+    """Keeps the first `epochs` rows of history.csv, so a resumed run appends no duplicates
+    (and a row cut short by a kill is dropped)."""
     if not os.path.exists(path):
         return
     with open(path, newline="") as file:
         rows = list(csv.reader(file))
-    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < epochs]
-    with open(path, "w", newline="") as file:
-        csv.writer(file).writerows(kept)
+    kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) < epochs]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(kept)
+    runs.write_text(path, buffer.getvalue())
 
 
 def standard_callbacks(run_dir: str, backup: Backup, examples_per_epoch: int) -> list:

@@ -4,19 +4,23 @@ Models are built and compiled inside `strategy.scope()`, and every batch size in
 is the global one (split evenly across `strategy.num_replicas_in_sync` replicas).
 """
 
+import contextlib
 import dataclasses
 import json
 import os
+import select
+import signal
+import sys
+import threading
 
 import keras
 import tensorflow as tf
 
 from training.errors import UsageError
+from training.flags import STRATEGIES
 
-STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker")
 
-
-def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
+def get_strategy(name: str = "auto", worker_timeout: float = 300.0) -> tf.distribute.Strategy:
     """auto: TF_CONFIG set -> multi-worker; several GPUs -> mirrored; one GPU -> that GPU;
     otherwise TensorFlow's default strategy (one device, no distribution)."""
     if name == "auto" and os.environ.get("TF_CONFIG"):
@@ -29,7 +33,8 @@ def get_strategy(name: str = "auto") -> tf.distribute.Strategy:
                 "--strategy multi_worker needs TF_CONFIG to describe the cluster; see the "
                 'README\'s "Training on several machines".'
             )
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        with _waiting_for_peers(worker_timeout):
+            return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         if len(gpus) > 1:
@@ -69,19 +74,8 @@ def worker(strategy_name: str) -> Worker:
     worker 0, as in Keras and TensorFlow's own multi-worker tutorials."""
     if strategy_name not in ("auto", "multi_worker") or not os.environ.get("TF_CONFIG"):
         return Worker(is_chief=True, index=0, count=1)
-    try:
-        tf_config = json.loads(os.environ["TF_CONFIG"])
-        cluster, task_type, task_index = (
-            tf_config["cluster"],
-            tf_config["task"]["type"],
-            int(tf_config["task"]["index"]),
-        )
-        count = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(
-            f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
-            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.'
-        ) from None
+    cluster, task_type, task_index = _cluster()
+    count = sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
     if "chief" in cluster:
         return Worker(
             is_chief=task_type == "chief",
@@ -91,9 +85,81 @@ def worker(strategy_name: str) -> Worker:
     return Worker(is_chief=task_index == 0, index=task_index, count=count)
 
 
+def _cluster() -> tuple[dict, str, int]:
+    """TF_CONFIG's cluster, this task's type and index, or a UsageError saying what is wrong."""
+    try:
+        tf_config = json.loads(os.environ["TF_CONFIG"])
+        cluster, task_type = tf_config["cluster"], tf_config["task"]["type"]
+        task_index = int(tf_config["task"]["index"])
+        unsupported = sorted(set(cluster) - {"chief", "worker"})
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise UsageError(
+            f"TF_CONFIG does not describe a cluster ({type(error).__name__}: {error}); expected "
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.'
+        ) from None
+    if unsupported or task_type not in ("chief", "worker"):
+        raise UsageError(
+            f"TF_CONFIG names {', '.join(unsupported) or task_type} tasks; these runs use only "
+            '"chief" and "worker" tasks (all-reduce training: no parameter servers, no evaluator).'
+        )
+    return cluster, task_type, task_index
+
+
+@contextlib.contextmanager
+def _waiting_for_peers(timeout: float):
+    """Creating MultiWorkerMirroredStrategy waits, inside TensorFlow's C++ runtime, until every
+    worker has joined; Python cannot run its Ctrl-C handler meanwhile, so the wait would be
+    deaf to Ctrl-C and SIGTERM and endless. Here Python's C-level handler writes each signal to
+    a pipe that a watchdog thread reads: on a signal, or after `timeout` seconds, it says why
+    and ends the process."""
+    cluster, task_type, task_index = _cluster()
+    me = cluster[task_type][task_index]
+    others = [address for kind in ("chief", "worker") for address in cluster.get(kind, [])]
+    others.remove(me)
+    print(
+        f"Waiting up to {timeout:g} s (--worker-timeout) for the other workers to join: "
+        f"{', '.join(others)}. Start the same command on each of them.",
+        flush=True,
+    )
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    previous_wakeup = signal.set_wakeup_fd(write_end)
+    previous_terminate = signal.signal(signal.SIGTERM, lambda number, frame: None)
+    joined = threading.Event()
+
+    def watchdog():
+        ready, _, _ = select.select([read_end], [], [], timeout)
+        if joined.is_set():
+            return
+        if ready:
+            print("train.py: interrupted while waiting for the other workers.", file=sys.stderr)
+            os._exit(130)
+        print(
+            f"train.py: stopped: not every worker joined within {timeout:g} s (waiting for "
+            f"{', '.join(others)}). Start the same command on every machine in TF_CONFIG, check "
+            "the addresses and that their ports are open, or give more time with --worker-timeout.",
+            file=sys.stderr,
+        )
+        os._exit(1)
+
+    thread = threading.Thread(target=watchdog, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        joined.set()
+        os.write(write_end, b"\0")  # wakes the watchdog, which sees `joined` and returns
+        thread.join()
+        signal.set_wakeup_fd(previous_wakeup)
+        signal.signal(signal.SIGTERM, previous_terminate)
+        os.close(read_end)
+        os.close(write_end)
+
+
 def describe(strategy: tf.distribute.Strategy) -> dict:
     """Devices and replica count, for the start-up message and config.json."""
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster")
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    cluster = _cluster()[0] if multi_worker else None  # TF_CONFIG is read only when it is used
     return {
         "strategy": type(strategy).__name__.lstrip("_"),  # the default one is private: _Default...
         "replicas": strategy.num_replicas_in_sync,

@@ -12,3 +12,8 @@ class UsageError(ValueError):
 
 class WorkerLost(RuntimeError):
     """A multi-worker run lost a worker: the message says how to resume."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) stopped training; the message says how far the backup got, e.g.
+    "after epoch 2 of 5". The entry point prints one line and how to resume."""

@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from training import runs
+
 
 def subplots(rows: int = 1, columns: int = 1, figsize=None, squeeze: bool = True):
     """pyplot's `subplots` without pyplot: (figure, axes)."""
@@ -21,7 +23,8 @@ def subplots(rows: int = 1, columns: int = 1, figsize=None, squeeze: bool = True
 
 
 def save_png(figure, path: str) -> str:
-    figure.savefig(path, dpi=110, bbox_inches="tight")
+    with runs.replaced(path) as temporary:  # never a half-written PNG
+        figure.savefig(temporary, dpi=110, bbox_inches="tight")
     return path
 
 

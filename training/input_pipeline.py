@@ -131,7 +131,8 @@ def _as_datasets(builder, train, validation, test):
     except ValueError as error:  # unknown split name or bad slice syntax
         raise UsageError(
             f"{builder.name} cannot read these splits: {error} Its splits are "
-            f"{sorted(builder.info.splits)}; fix --train-split, --val-split or --test-split."
+            f"{sorted(builder.info.splits)}; fix the split you gave "
+            f"({', '.join(repr(split) for split in flags if split)})."
         ) from None
     return dict(zip(("train", "validation", "test"), datasets)), builder.info, splits
 
@@ -156,7 +157,9 @@ def _download_and_prepare(builder, data_dir):
     builder.download_and_prepare()
 
 
-def training_stream(examples, preprocess, batch_size, seed, first_epoch=0, steps_per_epoch=None):
+def training_stream(
+    examples, preprocess, batch_size, seed, first_epoch=0, steps_per_epoch=None, transform=None
+):
     """An endless stream of shuffled training batches, and the number of batches in one epoch.
 
     Repeat, then shuffle with a fixed seed and `reshuffle_each_iteration=False`: every iterator
@@ -164,7 +167,9 @@ def training_stream(examples, preprocess, batch_size, seed, first_epoch=0, steps
     tf.distribute strategy `fit` opens one extra to build the model), so runs are the same on
     any number of replicas and in every process. Shuffling across the repeated data lets the
     order differ from one epoch to the next; the price is that epochs blur at their edges (an
-    example may come up twice near a boundary). A run resumed after `first_epoch` epochs skips
+    example may come up twice near a boundary). `transform` (endless stream -> endless stream,
+    see ModelSpec.transform_examples) builds new examples from that stream; an epoch is then
+    as many of them as the split has examples. A run resumed after `first_epoch` epochs skips
     the batches it already trained on (reading, not training: about a second per MNIST epoch)
     and so sees exactly the batches an uninterrupted run would have seen.
     """
@@ -172,10 +177,17 @@ def training_stream(examples, preprocess, batch_size, seed, first_epoch=0, steps
     num_examples = int(cached.cardinality())
     if num_examples == 0:
         raise UsageError("the training split is empty; check --train-split.")
+    if batch_size > num_examples:  # repeating the split into one giant batch exhausts memory
+        raise UsageError(
+            f"--batch-size {batch_size} is larger than the training split ({num_examples} "
+            f"examples); pick at most {num_examples}."
+        )
     steps_per_epoch = steps_per_epoch or -(-num_examples // batch_size)
     shuffled = cached.repeat().shuffle(
         min(num_examples, SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=False
     )
+    if transform:
+        shuffled = transform(shuffled)
     stream = shuffled.padded_batch(batch_size).skip(first_epoch * steps_per_epoch)
     return stream.prefetch(AUTOTUNE), steps_per_epoch
 
@@ -186,9 +198,12 @@ def training_inputs(examples, preprocess, batch_size):
     return inputs.padded_batch(batch_size).prefetch(AUTOTUNE)
 
 
-def evaluation_batches(examples, preprocess, batch_size):
-    """Batches in a fixed order, for validation and test."""
+def evaluation_batches(examples, preprocess, batch_size, transform=None):
+    """Batches in a fixed order, for validation and test; `transform` (whole split -> fixed
+    examples, see ModelSpec.transform_examples) builds new examples from the split."""
     mapped = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
+    if transform:
+        mapped = _with_known_size(transform(mapped).cache())
     return mapped.padded_batch(batch_size).prefetch(AUTOTUNE)
 
 

@@ -8,6 +8,7 @@ Models with an unusual loss (GAN, VAE) plug in through their own `train_step`; n
 depends on which model runs.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from training import (
     runs,
 )
 from training.config import RunConfig, versions
-from training.errors import UsageError, WorkerLost
+from training.errors import Interrupted, UsageError, WorkerLost
 from training.runs import CONFIG_FILE, MODEL_FILE
 
 EVALUATE_OPTIONS = ("split",)  # evaluate.py's flags that apply here
@@ -36,15 +37,37 @@ def train(config: RunConfig, spec) -> dict:
     """Trains `spec` as `config` says and returns the test metrics.
 
     With several workers (TF_CONFIG set) every worker runs this same function; only the chief
-    writes to the run directory, the others write to a temporary folder that is deleted at the
-    end, and each worker keeps its own backup in RUN_DIR/backup/worker-<index>."""
+    writes to the run directory (and holds its lock), the others write to a temporary folder
+    that is deleted at the end, and each worker keeps its own backup in
+    RUN_DIR/backup/worker-<index>."""
     worker = distribution.worker(config.strategy)
     if config.batch_size % worker.count:  # refused before the workers wait for each other
         raise UsageError(
-            f"--batch-size {config.batch_size} does not split evenly across {worker.count} workers; "
-            f"pick a multiple of {worker.count}, so every worker's examples weigh the same."
+            f"--batch-size {config.batch_size} does not split evenly across {worker.count} "
+            f"workers; pick a multiple of {worker.count}, so every worker's examples weigh the "
+            "same."
         )
-    strategy = distribution.get_strategy(config.strategy)  # first: see distribution.get_strategy
+    with runs.claimed(config.run_dir) if worker.is_chief else contextlib.nullcontext():
+        if worker.is_chief:
+            runs.check_run_dir(config)
+        try:
+            return _train(config, spec, worker)
+        except KeyboardInterrupt:
+            backup_dir = os.path.join(config.run_dir, "backup")
+            raise Interrupted(
+                f"after epoch {callbacks.finished_epochs(backup_dir)} of {config.epochs}"
+            ) from None
+        except tf.errors.DataLossError as error:  # a damaged TFDS record file, read mid-epoch
+            raise UsageError(
+                f"the files of dataset {config.dataset} are damaged "
+                f"({str(error).splitlines()[0][:200]}). Delete its folder in "
+                f"{input_pipeline.data_dir_or_default(config.data_dir)} and prepare it again; "
+                "this run then resumes where it stopped."
+            ) from None
+
+
+def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
+    strategy = distribution.get_strategy(config.strategy, config.worker_timeout)  # first
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -74,10 +97,8 @@ def train(config: RunConfig, spec) -> dict:
     data_info = spec.describe_data(config.dataset, info)
     if worker.count == 1:  # several workers train with distributed_fit, which splits any input
         _check_replicas_can_split(strategy, examples["train"], spec.preprocess)
-    if worker.is_chief:
-        runs.check_run_dir(config)
     backup = callbacks.Backup(backup_dir)
-    initial_epoch = backup.finished_epochs()  # > 0: resume, and skip the data already trained on
+    initial_epoch = backup.usable_epochs()  # > 0: resume, and skip the data already trained on
     if worker.count > 1:
         initial_epoch = distributed_fit.epochs_every_worker_finished(strategy, initial_epoch)
 
@@ -88,11 +109,20 @@ def train(config: RunConfig, spec) -> dict:
         config.seed,
         first_epoch=initial_epoch,
         steps_per_epoch=config.steps_per_epoch,
+        transform=_transform(spec, data_info, "train", config.seed),
     )
     validation = input_pipeline.evaluation_batches(
-        examples["validation"], spec.preprocess, config.batch_size
+        examples["validation"],
+        spec.preprocess,
+        config.batch_size,
+        _transform(spec, data_info, "validation", config.seed),
     )
-    test = input_pipeline.evaluation_batches(examples["test"], spec.preprocess, config.batch_size)
+    test = input_pipeline.evaluation_batches(
+        examples["test"],
+        spec.preprocess,
+        config.batch_size,
+        _transform(spec, data_info, "test", config.seed),
+    )
 
     with strategy.scope():
         model = _build(spec, data_info, config.hyperparameters)
@@ -120,16 +150,16 @@ def train(config: RunConfig, spec) -> dict:
         model.optimizer.build(model.trainable_variables)  # so a backup can be restored into it
 
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, CONFIG_FILE), "w") as file:
-        file.write(
-            config.to_json(
-                resolved_splits=vars(splits),
-                data=vars(data_info),
-                versions=versions(),
-                devices=devices,
-                precision=precision,
-            )
-        )
+    runs.write_text(
+        os.path.join(out_dir, CONFIG_FILE),
+        config.to_json(
+            resolved_splits=vars(splits),
+            data=vars(data_info),
+            versions=versions(),
+            devices=devices,
+            precision=precision,
+        ),
+    )
     backup.restore(model, initial_epoch)
     if initial_epoch:
         print(f"Resuming {config.run_dir} after epoch {initial_epoch} of {config.epochs}.")
@@ -172,9 +202,11 @@ def train(config: RunConfig, spec) -> dict:
     except RuntimeError as error:
         if "NaN" not in str(error):
             raise
+        kept = backup.finished_epochs()
         raise UsageError(
-            f"training diverged: {error}. The last finished epoch is kept in {backup.backup_dir}. "
-            "Start a new run with a lower --learning-rate."
+            f"training diverged: {error}. "
+            + (f"The state after epoch {kept} is kept in {backup.backup_dir}. " if kept else "")
+            + "Start a new run with a lower --learning-rate."
         ) from None
 
     if worker.count > 1:
@@ -205,12 +237,14 @@ def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
     )
     data_info = spec.describe_data(config.dataset, info)
     batches = input_pipeline.evaluation_batches(
-        examples["test"], spec.preprocess, config.batch_size
+        examples["test"],
+        spec.preprocess,
+        config.batch_size,
+        _transform(spec, data_info, "test", config.seed),
     )
     metrics = _as_floats(model.evaluate(batches, return_dict=True, verbose=0))
 
-    out_dir = os.path.join(config.run_dir, "eval")
-    os.makedirs(out_dir, exist_ok=True)
+    out_dir = runs.output_dir(config.run_dir, "eval")
     files, report_metrics = (
         spec.report(model, batches, data_info, out_dir) if spec.report else ({}, {})
     )
@@ -247,6 +281,14 @@ def _check_replicas_can_split(strategy, examples, preprocess) -> None:
             f"{strategy.num_replicas_in_sync} replicas; train it on one device with "
             f"--strategy one_device (one GPU, or the CPU) or --strategy default."
         )
+
+
+def _transform(spec, data_info, part: str, seed: int):
+    """The spec's dataset-level step for one part of the data, as the input pipeline calls it
+    (examples -> examples); None when the spec has none (ModelSpec.transform_examples)."""
+    if spec.transform_examples is None:
+        return None
+    return lambda examples: spec.transform_examples(examples, data_info, part, seed)
 
 
 def _build(spec, data_info, hyperparameters) -> keras.Model:

@@ -14,7 +14,7 @@ import scipy.linalg
 import tensorflow as tf
 
 from training import figures, keras_loop, runs
-from training.config import read_config_file
+from training.config import RunConfig, read_config_file
 
 GRID_SAMPLES = 64  # an 8x8 grid
 SAMPLES_SEED = 1234  # the fixed noise behind the samples in TensorBoard and eval/

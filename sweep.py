@@ -1,0 +1,150 @@
+"""Trains one run per combination of hyperparameter values and seeds, then compares them:
+python sweep.py --model mlp --grid activation=relu,sigmoid,tanh --seeds 0,1 --epochs 5
+
+Every other flag goes to train.py unchanged. The runs land in runs/<sweep name>/<trial>/; the
+same command again skips the finished trials and resumes an interrupted one. The logic lives in
+training/sweep.py. Bad input exits with code 2 and a message, before anything trains.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter quiet
+
+import models  # noqa: E402  (registers every model)
+import train  # noqa: E402
+from training import figures  # noqa: E402
+from training import sweep as sweeps  # noqa: E402
+from training.errors import UsageError  # noqa: E402
+
+OWN_FLAGS = ("--model", "--run-dir", "--seed", "--list")  # train.py flags the sweep sets itself
+
+
+def seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(item) for item in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 0,1,2, got {text!r}") from None
+    if len(set(seeds)) < len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed is listed twice in {text!r}")
+    return seeds
+
+
+def make_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False: train.py's --seed must not be taken for --seeds.
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        allow_abbrev=False,
+        epilog="Any other flag is passed to train.py (see python train.py --help), e.g. --epochs 5.",
+    )
+    parser.add_argument("--model", required=True, help="which model to train (see train.py --list)")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="values to try for a hyperparameter (or learning_rate, batch_size, epochs, "
+        "env_steps); repeatable, every combination is trained. A tuple hyperparameter separates "
+        "its values with '/': hidden_units=1024,512/256,256,256",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=[0],
+        help="seeds to train each combination with (default: 0)",
+    )
+    parser.add_argument(
+        "--random",
+        type=train.positive_int,
+        metavar="N",
+        help="train N combinations drawn at random (the same ones on every rerun) instead of all",
+    )
+    parser.add_argument(
+        "--name", help="the sweep's folder under runs/ (default: <model>-sweep-<grid keys>)"
+    )
+    parser.add_argument(
+        "--metric", help="the metric the figure shows (default: accuracy, or the model's headline)"
+    )
+    return parser
+
+
+def plan(args, train_flags: list[str]) -> tuple[str, dict, list]:
+    """The sweep folder and its trials, every trial's flags checked as train.py would."""
+    for flag in train_flags:
+        if flag.split("=")[0] in OWN_FLAGS:
+            raise UsageError(
+                f"{flag} is set by the sweep for each trial; leave it out (--seeds sets seeds)."
+            )
+    spec = models.get_spec(args.model)
+    grid = sweeps.parse_grid(args.grid, spec.hyperparameters, args.model)
+    fixed = {  # --set KEY=VALUE among the flags for every trial
+        train_flags[index + 1].split("=")[0].strip()
+        for index, flag in enumerate(train_flags[:-1])
+        if flag == "--set"
+    }
+    if fixed & set(grid):
+        raise UsageError(
+            f"{', '.join(sorted(fixed & set(grid)))} is both in --grid and in --set; keep one."
+        )
+    name = args.name or f"{args.model}-sweep-{'-'.join(grid)}"
+    trials = sweeps.trials(os.path.join("runs", name), grid, args.seeds, args.random)
+    parser = train.make_parser()
+    for trial in trials:  # bad flags or values fail here, before the first trial trains
+        try:
+            options = parser.parse_args(["--model", args.model, *train_flags, *trial.flags()])
+        except SystemExit:  # argparse printed what is wrong
+            raise UsageError("see above; python train.py --help lists train.py's flags.") from None
+        spec.make_config(options)
+    return os.path.join("runs", name), grid, trials
+
+
+def report(sweep_dir: str, grid: dict, results: list, requested_metric: str | None) -> None:
+    metric = sweeps.headline_metric(results, requested_metric)
+    names = list(dict.fromkeys(name for result in results for name in result["metrics"]))
+    rows = sweeps.summary_rows(results, names)
+    print(f"\nSweep {sweep_dir}: mean ± standard deviation over seeds\n")
+    print(sweeps.format_table(rows, names))
+    for result in results:
+        if result["status"] != "finished":
+            print(f"{result['trial'].name}: {result['status']}")
+    csv_path = sweeps.write_csv(os.path.join(sweep_dir, "sweep.csv"), results, list(grid), names)
+    print(f"\nEvery trial: {csv_path}")
+    if metric:
+        figure = sweeps.metric_figure(results, metric, f"{metric} per setting ({sweep_dir})")
+        print(f"Figure: {figures.save_png(figure, os.path.join(sweep_dir, 'sweep.png'))}")
+    print(f"Compare them in TensorBoard's HParams tab: tensorboard --logdir {sweep_dir}")
+
+
+def main(argv=None) -> int:
+    parser = make_parser()
+    try:
+        args, train_flags = parser.parse_known_args(argv)
+    except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
+        return exit_request.code
+    try:
+        sweep_dir, grid, trials = plan(args, train_flags)
+        sweeps.check_sweep_dir(
+            sweep_dir,
+            {
+                "model": args.model,
+                "grid": grid,
+                "seeds": args.seeds,
+                "random": args.random,
+                "flags": train_flags,
+            },
+        )
+        print(f"Sweep {sweep_dir}: {len(trials)} trials.")
+        results = sweeps.run_trials(trials, args.model, train_flags, train.main)
+        report(sweep_dir, grid, results, args.metric)
+    except UsageError as error:
+        print(f"sweep.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nsweep.py: interrupted; the same command resumes the sweep.", file=sys.stderr)
+        return 130
+    return 0 if all(result["status"] == "finished" for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,7 +12,7 @@ recognised wherever it appears; pooling halves the resolution so later filters s
 import keras
 from keras import layers
 
-from models import classification
+from models import classification, serving
 from models.registry import ModelSpec, register
 from training import preprocessing
 
@@ -67,5 +67,6 @@ register(
         learning_rate=2e-3,
         callbacks=classification.callbacks,
         report=classification.report,
+        serving=serving.image_classifier,
     )
 )

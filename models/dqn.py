@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from models import reinforcement
+from models import reinforcement, serving
 from models.registry import AgentSpec, register
 from training import agent_loop
 
@@ -175,5 +175,6 @@ SPEC = register(
         env_steps=100_000,
         batch_size=64,
         learning_rate=2.3e-3,
+        serving=serving.policy,
     )
 )

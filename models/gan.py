@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from models import generative
+from models import generative, serving
 from models.registry import ModelSpec, get_spec, register
 from training import figures, preprocessing
 
@@ -225,5 +225,6 @@ register(
         learning_rate=2e-4,
         callbacks=generative.callbacks,
         report=report,
+        serving=serving.generator,
     )
 )

@@ -13,7 +13,7 @@ curves in TensorBoard:
 import keras
 from keras import layers
 
-from models import classification
+from models import classification, serving
 from models.registry import ModelSpec, register
 from training import preprocessing
 
@@ -48,5 +48,6 @@ register(
         learning_rate=1e-3,
         callbacks=classification.callbacks,
         report=classification.report,
+        serving=serving.image_classifier,
     )
 )

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from models import reinforcement
+from models import reinforcement, serving
 from models.registry import AgentSpec, register
 from training import agent_loop
 
@@ -176,5 +176,6 @@ SPEC = register(
         env_steps=300_000,
         batch_size=1_000,  # environment steps (of whole episodes) per update
         learning_rate=3e-3,
+        serving=serving.policy,
     )
 )

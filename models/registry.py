@@ -51,6 +51,42 @@ class CommandLineInput:
 
 
 @dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One function of a deployed model: a signature of its SavedModel and of its LiteRT file.
+
+    Attributes:
+        name: the signature's name, e.g. "classify" (the first endpoint is also TF Serving's
+            "serving_default").
+        function: `(input tensor) -> {output name: tensor}`, TF ops only.
+        input: a `tf.TensorSpec` whose name is the signature's input name, e.g.
+            `TensorSpec((None, 28, 28, 1), tf.uint8, name="image")`.
+        litert_input: the input LiteRT gets instead, where its converter needs fixed sizes
+            (an LSTM's loop needs a known batch and length); None: the same as `input`.
+    """
+
+    name: str
+    function: Callable[[Any], dict]
+    input: Any
+    litert_input: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Serving:
+    """What a trained model exports (see models/serving.py, `export.py`).
+
+    Attributes:
+        endpoints: the functions it serves, the default one first.
+        networks: the Keras models whose weights the endpoints read (a GAN's generator, not its
+            discriminator): the export holds these and nothing else.
+        litert_refusal: why LiteRT cannot hold the model (an op it lacks); None when it can.
+    """
+
+    endpoints: tuple
+    networks: tuple
+    litert_refusal: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """What one model is and what it pairs with.
 
@@ -84,6 +120,8 @@ class ModelSpec:
             must be endless too and drawn from `seed` (so a resumed run sees the same data);
             for "validation" and "test" it is the whole split once, and the result must be the
             same in every run (a seed of the model's own). None: examples stay as they are.
+        serving: `(trained model) -> Serving`, what `export.py` writes for deployment; None:
+            the model cannot be exported.
     """
 
     name: str
@@ -104,6 +142,7 @@ class ModelSpec:
     adapt: Callable[[Any, Any], None] | None = None
     command_line_input: CommandLineInput | None = None
     transform_examples: Callable[[Any, Any, str, int], Any] | None = None
+    serving: Callable[[Any], Serving] | None = None
     loop: ClassVar = keras_loop
 
     @property
@@ -157,6 +196,7 @@ class AgentSpec:
         env_steps: how many environment steps to train for by default.
         batch_size: transitions per gradient step.
         learning_rate: for the agent's Adam optimizer.
+        serving: as for ModelSpec; `(policy) -> Serving`.
     """
 
     name: str
@@ -168,6 +208,7 @@ class AgentSpec:
     env_steps: int
     batch_size: int
     learning_rate: float
+    serving: Callable[[Any], Serving] | None = None
     command_line_input: ClassVar = None  # nothing to predict on evaluate.py's command line
     loop: ClassVar = agent_loop
 

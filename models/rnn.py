@@ -18,7 +18,7 @@ bag-of-words baseline, 85.5% on the same data.)
 import keras
 from keras import layers
 
-from models import classification, text
+from models import classification, serving, text
 from models.registry import CommandLineInput, ModelSpec, register
 from training import preprocessing
 
@@ -84,5 +84,6 @@ register(
         command_line_input=CommandLineInput(
             "--text", "classify this text (text models)", text.predict_text
         ),
+        serving=serving.text_classifier,
     )
 )

@@ -18,7 +18,7 @@ training/input_pipeline.py). `--dataset speech_commands` (12 classes, 16 kHz) ru
 import keras
 from keras import layers
 
-from models import audio
+from models import audio, serving
 from models.registry import CommandLineInput, ModelSpec, register
 from training import preprocessing
 
@@ -85,5 +85,6 @@ register(
         command_line_input=CommandLineInput(
             "--audio", "transcribe this WAV file (speech models)", audio.predict_audio
         ),
+        serving=serving.waveform_classifier,
     )
 )

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from models import classification, text
+from models import classification, serving, text
 from models.registry import CommandLineInput, ModelSpec, register
 from training import figures, preprocessing
 
@@ -264,5 +264,6 @@ register(
         command_line_input=CommandLineInput(
             "--text", "classify this text (text models)", text.predict_text
         ),
+        serving=serving.text_classifier,
     )
 )

@@ -26,7 +26,7 @@ import tensorflow as tf
 from keras import layers, ops
 from scipy.special import erfinv
 
-from models import generative
+from models import generative, serving
 from models.registry import ModelSpec, get_spec, register
 from training import figures, preprocessing
 
@@ -213,5 +213,6 @@ register(
         learning_rate=1e-3,
         callbacks=generative.callbacks,
         report=report,
+        serving=serving.autoencoder,
     )
 )

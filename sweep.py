@@ -1,5 +1,6 @@
-"""Trains one run per combination of hyperparameter values and seeds, then compares them:
-python sweep.py --model mlp --grid activation=relu,sigmoid,tanh --seeds 0,1 --epochs 5
+"""Trains one run per combination of hyperparameter values and seeds, then compares them.
+
+    python sweep.py --model mlp --grid activation=relu,sigmoid,tanh --seeds 0,1 --epochs 5
 
 Every other flag goes to train.py unchanged. The runs land in runs/<sweep name>/<trial>/; the
 same command again skips the finished trials and resumes an interrupted one. The logic lives in
@@ -10,22 +11,20 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter quiet
-
-import models  # noqa: E402  (registers every model)
-import train  # noqa: E402
-from training import figures  # noqa: E402
-from training import sweep as sweeps  # noqa: E402
-from training.errors import UsageError  # noqa: E402
+import train
+from training import flags, startup
+from training.errors import UsageError
 
 OWN_FLAGS = ("--model", "--run-dir", "--seed", "--list")  # train.py flags the sweep sets itself
 
 
 def seed_list(text: str) -> list[int]:
     try:
-        seeds = [int(item) for item in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 0,1,2, got {text!r}") from None
+        seeds = [flags.seed(item) for item in text.split(",")]
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"expected seeds from 0 to {flags.MAX_SEED} like 0,1,2, got {text!r}"
+        ) from None
     if len(set(seeds)) < len(seeds):
         raise argparse.ArgumentTypeError(f"a seed is listed twice in {text!r}")
     return seeds
@@ -56,7 +55,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--random",
-        type=train.positive_int,
+        type=flags.positive_int,
         metavar="N",
         help="train N combinations drawn at random (the same ones on every rerun) instead of all",
     )
@@ -71,6 +70,9 @@ def make_parser() -> argparse.ArgumentParser:
 
 def plan(args, train_flags: list[str]) -> tuple[str, dict, list]:
     """The sweep folder and its trials, every trial's flags checked as train.py would."""
+    import models  # registers every model (imports TensorFlow: seconds)
+    from training import sweep as sweeps
+
     for flag in train_flags:
         if flag.split("=")[0] in OWN_FLAGS:
             raise UsageError(
@@ -100,6 +102,9 @@ def plan(args, train_flags: list[str]) -> tuple[str, dict, list]:
 
 
 def report(sweep_dir: str, grid: dict, results: list, requested_metric: str | None) -> None:
+    from training import figures
+    from training import sweep as sweeps
+
     metric = sweeps.headline_metric(results, requested_metric)
     names = list(dict.fromkeys(name for result in results for name in result["metrics"]))
     rows = sweeps.summary_rows(results, names)
@@ -122,6 +127,9 @@ def main(argv=None) -> int:
         args, train_flags = parser.parse_known_args(argv)
     except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
         return exit_request.code
+    startup.quiet_tensorflow()
+    from training import sweep as sweeps
+
     try:
         sweep_dir, grid, trials = plan(args, train_flags)
         sweeps.check_sweep_dir(

@@ -116,13 +116,16 @@ def test_the_sweep_writes_its_table_csv_and_figure(resumed_sweep):
 
 def test_a_failing_trial_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    # Zero units passes the type check but cannot be built: that trial fails, the next one runs.
-    argv = ["--model", "mlp", "--grid", "hidden_units=0/4", *FLAGS, "--epochs", "1"]
+    # A file where the first trial's run directory should be: that trial fails, the next runs.
+    sweep_dir = tmp_path / "runs" / "mlp-sweep-activation"
+    sweep_dir.mkdir(parents=True)
+    (sweep_dir / "activation=relu").write_text("in the way")
+    argv = ["--model", "mlp", "--grid", "activation=relu,tanh", *FLAGS, "--epochs", "1"]
     code, output = run_sweep(argv, examples=64)
     assert code == 1
-    assert "| 0 | 0/1 | failed | failed |" in output
-    assert "| 4 | 1/1 |" in output
-    with open(tmp_path / "runs" / "mlp-sweep-hidden_units" / "sweep.csv", newline="") as file:
+    assert "| relu | 0/1 | failed | failed |" in output
+    assert "| tanh | 1/1 |" in output
+    with open(sweep_dir / "sweep.csv", newline="") as file:
         statuses = [row["status"] for row in csv.DictReader(file)]
     assert statuses == ["failed (exit code 2; see the message above)", "finished"]
 

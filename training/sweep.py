@@ -177,6 +177,8 @@ def _run_one(train_main, flags: list[str]) -> str:
     except Exception as error:  # a bug or a crash in one trial must not end the sweep
         traceback.print_exc()
         return f"failed ({type(error).__name__}: {str(error)[:120]})"
+    if code == 130:  # train.py turned Ctrl-C into this exit code: stop the sweep too
+        raise KeyboardInterrupt
     if code != 0:
         return f"failed (exit code {code}; see the message above)"
     return "finished"

@@ -18,6 +18,7 @@ import pytest
 
 import train
 from conftest import model_weights, run_training, start_training, tiny_flags
+from synthetic import mock_learnable
 
 WATCHDOG_SECONDS = 240
 FLAGS = ("--epochs", "3", "--seed", "3")
@@ -118,6 +119,15 @@ def test_two_workers_match_one_process_with_the_same_global_batch(two_worker_run
             "--batch-size 15 does not split evenly across 2 workers; pick a multiple of 2",
         ),
         ('{"cluster": ', "TF_CONFIG does not describe a cluster"),
+        (
+            json.dumps(
+                {
+                    "cluster": {"worker": ["127.0.0.1:1"], "ps": ["127.0.0.1:2"]},
+                    "task": {"type": "worker", "index": 0},
+                }
+            ),
+            "TF_CONFIG names ps tasks",
+        ),
     ],
 )
 def test_bad_cluster_settings_are_refused_before_any_worker_waits(
@@ -160,3 +170,36 @@ def test_killed_worker_restart_resumes_and_finishes(two_worker_run, tmp_path):
         assert re.search(r"Resuming .* after epoch [12] of 3", output), output[-2000:]
     # Nothing lost: the same weights as the uninterrupted run.
     assert fingerprint(outputs[0]) == fingerprint(outputs[1]) == fingerprint(two_worker_run[1][0])
+
+
+def test_a_worker_that_never_comes_ends_the_wait_with_a_message(tmp_path):
+    """One worker of two is started: it says whom it waits for, gives up after --worker-timeout,
+    and Ctrl-C ends the wait at once (TensorFlow's C++ wait alone ignores both)."""
+
+    def lone_worker(name: str, timeout: str):
+        ports = free_ports(2)  # worker 1's port: nobody will ever listen there
+        cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}})
+        flags = tiny_flags("mlp", tmp_path / name, "--worker-timeout", timeout)
+        return start_training(flags, environment={"TF_CONFIG": tf_config})
+
+    timed_out, interrupted = lone_worker("timed-out", "3"), lone_worker("interrupted", "600")
+    lines = []
+    while not any("Waiting up to 600 s" in line for line in lines):
+        lines.append(interrupted.stdout.readline())
+        assert lines[-1], "".join(lines)
+    interrupted.send_signal(signal.SIGINT)
+    for process, code, message in (
+        (interrupted, -signal.SIGKILL, "interrupted while waiting for the other workers"),
+        (timed_out, -signal.SIGKILL, "not every worker joined within 3 s (waiting for 127.0.0.1:"),
+    ):
+        output = process.communicate(timeout=60)[0]
+        assert process.returncode == code and message in output, output[-2000:]
+        assert "Traceback" not in output
+
+
+def test_a_malformed_tf_config_is_ignored_by_a_single_process_strategy(tmp_path, monkeypatch):
+    """TF_CONFIG is read only by the strategy that uses it: --strategy default trains."""
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": ')
+    with mock_learnable(64):
+        assert train.main(tiny_flags("mlp", tmp_path / "run", "--strategy", "default")) == 0

@@ -89,3 +89,35 @@ def test_two_replicas_match_one_device(tmp_path):
     )
     assert "MirroredStrategy with 2 replica(s)" in output
     np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5)
+
+
+def test_ctrl_c_then_a_damaged_backup_then_resume_by_run_dir(uninterrupted_runs, tmp_path):
+    """Ctrl-C prints one line and how to resume; the latest backup is then damaged (a copy cut
+    short), so the resumed run falls back to the one before it; resuming with `--run-dir` alone
+    ends with the uninterrupted run's weights."""
+    run_dir = tmp_path / "interrupted"
+    process = start_training(tiny_flags("mlp", run_dir, *FLAGS), examples=EXAMPLES)
+    deadline = time.monotonic() + 180
+    while finished_epochs(run_dir / "backup") < 2:
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, "no second backup appeared"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130, output[-3000:]
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert (
+        f"interrupted after epoch 2 of {EPOCHS}. To resume, run: python train.py --run-dir"
+        in output
+    )
+
+    data_file = next((run_dir / "backup").glob("ckpt-2.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    output = run_training(["--run-dir", str(run_dir)], examples=EXAMPLES)
+    assert "ckpt-2 cannot be read" in output and f"after epoch 1 of {EPOCHS}" in output
+    with open(run_dir / "history.csv") as file:
+        assert [int(row["epoch"]) for row in csv.DictReader(file)] == list(range(EPOCHS))
+    for resumed, uninterrupted in zip(
+        model_weights(run_dir), model_weights(uninterrupted_runs["mlp"]), strict=True
+    ):
+        np.testing.assert_array_equal(resumed, uninterrupted)

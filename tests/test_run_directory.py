@@ -83,16 +83,38 @@ def test_a_run_dir_that_is_a_file_is_refused_up_front(tmp_path, capsys):
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
+HOLD_THE_LOCK = """
+import sys, time
+from training import runs
+with runs.claimed(sys.argv[1]):
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+
+
 def test_a_second_process_is_refused_while_one_trains(tmp_path, capsys):
+    """Another process holds the run directory, as a training process does: this one is
+    refused and writes nothing; once that process is killed, the lock is gone with it."""
     run_dir = tmp_path / "busy"
-    with runs.claimed(str(run_dir)):  # what a training process holds while it trains
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
         with mock_learnable(64):
             assert train.main(tiny_flags("mlp", run_dir)) == 2
         err = capsys.readouterr().err
-        assert f"is in use by process {os.getpid()}" in err and "Traceback" not in err
+        assert f"is in use by process {holder.pid}" in err and "Traceback" not in err
         assert os.listdir(run_dir) == [runs.LOCK_FILE], "the refused process wrote nothing"
-    with mock_learnable(64):  # released: the same command now trains
+    finally:
+        holder.kill()  # SIGKILL: no clean-up code runs, the operating system drops the lock
+        holder.wait()
+    with mock_learnable(64):
         assert train.main(tiny_flags("mlp", run_dir, "--epochs", "1")) == 0
+    assert not (run_dir / runs.LOCK_FILE).exists()
 
 
 def test_evaluation_keeps_its_figures_when_eval_cannot_be_written(relative_run, tmp_path, capsys):

@@ -184,12 +184,15 @@ def test_evaluate_transcribes_a_wav_file(
         (None, "no audio file at"),
         (b"these bytes are not audio", "cannot read"),
         ("empty", "holds no audio samples"),
+        ("nan", "samples that are not numbers"),
     ],
 )
 def test_evaluate_explains_bad_audio(speech_run, content, message, tmp_path, capsys):
     path = tmp_path / "clip.wav"
     if content == "empty":
         scipy.io.wavfile.write(path, SAMPLE_RATE, np.zeros(0, np.int16))
+    elif content == "nan":
+        scipy.io.wavfile.write(path, SAMPLE_RATE, np.full(4000, np.nan, np.float32))
     elif content is not None:
         path.write_bytes(content)
     assert evaluate.main([str(speech_run), "--audio", str(path)]) == 2
@@ -270,3 +273,24 @@ def test_trains_unchanged_on_speech_commands(tmp_path):
     assert config["data"]["sample_rate"] == 16000 and config["data"]["num_classes"] == 12
     model = keras.saving.load_model(run_dir / "model.keras")
     assert model.get_layer(audio.FIXED_LENGTH_NAME).num_samples == 4000  # 0.25 s at 16 kHz
+
+
+def test_any_waveform_gets_real_probabilities(speech_run):
+    """Samples far beyond full scale, infinities and NaN: the model still answers with real
+    numbers (its first layer keeps only what a waveform can hold)."""
+    model = keras.saving.load_model(speech_run / "model.keras")
+    waveforms = np.zeros((4, 4000), np.float32)
+    waveforms[0] = 1e30
+    waveforms[1, ::2] = np.inf
+    waveforms[2, 100:200] = np.nan
+    probabilities = np.asarray(model(waveforms))
+    assert np.all(np.isfinite(probabilities)) and np.allclose(probabilities.sum(axis=-1), 1.0)
+
+
+def test_16_bit_samples_are_scaled_as_in_training(tmp_path):
+    """Full scale of a 16-bit WAV is 32768, as TFDS' int16 samples are scaled for training."""
+    path = tmp_path / "loud.wav"
+    scipy.io.wavfile.write(path, SAMPLE_RATE, np.array([-32768, 16384, 32767], np.int16))
+    np.testing.assert_array_equal(
+        audio.read_wav(str(path), SAMPLE_RATE), np.array([-1.0, 0.5, 32767 / 32768], np.float32)
+    )

@@ -3,6 +3,7 @@ split, and a saved model answers raw strings in a fresh process."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -201,3 +202,13 @@ def test_sentiment_reviews_are_balanced_and_decided_by_one_word():
     for review, label in zip(reviews, labels):
         words = set(review.lower().rstrip(".").split())
         assert bool(words & set(POSITIVE_WORDS)) == bool(label) != bool(words & set(NEGATIVE_WORDS))
+
+
+@pytest.mark.parametrize("model_name", ["rnn", "transformer"])
+def test_a_text_with_no_word_gets_a_real_probability(model_name, text_runs, capsys):
+    """Punctuation alone leaves no token at all (every position is padding): the Transformer's
+    average over words would be 0 / 0 without care."""
+    assert evaluate.main([str(text_runs[model_name]), "--text", "!!! ... ???"]) == 0
+    answer = capsys.readouterr().out
+    probability = float(re.search(r"probability ([0-9.eE+-]+|nan)", answer).group(1))
+    assert 0.0 <= probability <= 1.0, answer

@@ -8,15 +8,14 @@ import contextlib
 import dataclasses
 import json
 import os
-import select
 import signal
+import subprocess
 import sys
-import threading
 
 import keras
 import tensorflow as tf
 
-from training.errors import UsageError
+from training.errors import Interrupted, UsageError
 from training.flags import STRATEGIES
 
 
@@ -105,13 +104,29 @@ def _cluster() -> tuple[dict, str, int]:
     return cluster, task_type, task_index
 
 
+# The watchdog process of _waiting_for_peers: argv is the pipe, the timeout, the pid to end and
+# what to say on a timeout. A zero byte on the pipe means every worker joined.
+_WATCHDOG = """
+import os, select, signal, sys
+pipe, timeout, pid, reason = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches this process through the pipe
+ready, _, _ = select.select([pipe], [], [], timeout)
+if ready and os.read(pipe, 1) == b"\\0":
+    sys.exit(0)
+message = "interrupted while waiting for the other workers." if ready else "stopped: " + reason
+print("train.py: " + message, file=sys.stderr, flush=True)
+os.kill(pid, signal.SIGKILL)
+"""
+
+
 @contextlib.contextmanager
 def _waiting_for_peers(timeout: float):
-    """Creating MultiWorkerMirroredStrategy waits, inside TensorFlow's C++ runtime, until every
-    worker has joined; Python cannot run its Ctrl-C handler meanwhile, so the wait would be
-    deaf to Ctrl-C and SIGTERM and endless. Here Python's C-level handler writes each signal to
-    a pipe that a watchdog thread reads: on a signal, or after `timeout` seconds, it says why
-    and ends the process."""
+    """Creating MultiWorkerMirroredStrategy waits, inside TensorFlow's C++ runtime and holding
+    Python's interpreter lock, until every worker has joined: no Python code runs meanwhile, so
+    that wait would be deaf to Ctrl-C and SIGTERM, and endless. A small watchdog process keeps
+    watch instead: Python's C-level signal handler still writes each signal's number to a pipe
+    (`signal.set_wakeup_fd`), which the watchdog reads; on a signal, or after `timeout` seconds,
+    it says why and ends this process (SIGKILL: nothing else can stop that wait)."""
     cluster, task_type, task_index = _cluster()
     me = cluster[task_type][task_index]
     others = [address for kind in ("chief", "worker") for address in cluster.get(kind, [])]
@@ -124,32 +139,23 @@ def _waiting_for_peers(timeout: float):
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     previous_wakeup = signal.set_wakeup_fd(write_end)
-    previous_terminate = signal.signal(signal.SIGTERM, lambda number, frame: None)
-    joined = threading.Event()
-
-    def watchdog():
-        ready, _, _ = select.select([read_end], [], [], timeout)
-        if joined.is_set():
-            return
-        if ready:
-            print("train.py: interrupted while waiting for the other workers.", file=sys.stderr)
-            os._exit(130)
-        print(
-            f"train.py: stopped: not every worker joined within {timeout:g} s (waiting for "
-            f"{', '.join(others)}). Start the same command on every machine in TF_CONFIG, check "
-            "the addresses and that their ports are open, or give more time with --worker-timeout.",
-            file=sys.stderr,
-        )
-        os._exit(1)
-
-    thread = threading.Thread(target=watchdog, daemon=True)
-    thread.start()
+    previous_terminate = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    reason = (
+        f"not every worker joined within {timeout:g} s (waiting for {', '.join(others)}). "
+        "Start the same command on every machine in TF_CONFIG, check the addresses and that "
+        "their ports are open, or give more time with --worker-timeout."
+    )
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(read_end), str(timeout), str(os.getpid()), reason],
+        pass_fds=(read_end,),
+    )
     try:
         yield
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM while Python itself ran, before the wait
+        raise Interrupted("while waiting for the other workers") from None
     finally:
-        joined.set()
-        os.write(write_end, b"\0")  # wakes the watchdog, which sees `joined` and returns
-        thread.join()
+        os.write(write_end, b"\0")  # all joined (or we stop anyway): the watchdog leaves
+        watchdog.wait()
         signal.set_wakeup_fd(previous_wakeup)
         signal.signal(signal.SIGTERM, previous_terminate)
         os.close(read_end)

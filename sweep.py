@@ -108,7 +108,7 @@ def report(sweep_dir: str, grid: dict, results: list, requested_metric: str | No
     metric = sweeps.headline_metric(results, requested_metric)
     names = list(dict.fromkeys(name for result in results for name in result["metrics"]))
     rows = sweeps.summary_rows(results, names)
-    print(f"\nSweep {sweep_dir}: mean ± standard deviation over seeds\n")
+    print(f"\nSweep {sweep_dir}: each trial's metrics.json, mean ± standard deviation over seeds\n")
     print(sweeps.format_table(rows, names))
     for result in results:
         if result["status"] != "finished":

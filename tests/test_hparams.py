@@ -105,6 +105,8 @@ def test_every_run_is_a_row_with_its_hyperparameters_and_metrics(server):
     groups = session_groups(url)
     assert set(groups) == {*ACTIVATIONS, "agent"}
     for activation in ACTIVATIONS:
+        run_dir = run_dirs[activation]
+        assert groups[activation]["name"] == f"{run_dir.name} ({run_dir.parent.name})"  # Trial ID
         hparams = groups[activation]["hparams"]
         assert hparams["hidden_units"] == "16"  # a tuple, shown as the --set text
         assert hparams["epochs"] == 1 and hparams["batch_size"] == 16 and hparams["seed"] == 0

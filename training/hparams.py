@@ -96,11 +96,12 @@ def write_summary(config: RunConfig, metrics: dict, group: str = "test") -> str:
 
 
 def trial_name(config: RunConfig) -> str:
-    """What the dashboard calls the run: its folder and the folder above, e.g.
-    "runs/mlp-mnist-20261130-101500", or "<sweep>/<trial>" for a sweep's trial. Runs with
-    the same name would be merged into one row, so the folder alone is not enough."""
+    """What the dashboard's "Trial ID" column shows: the run's folder, then the folder above it,
+    e.g. "activation=relu,seed=0 (mlp-sweep-activation)". Runs with the same trial ID are merged
+    into one row, so the folder alone is not enough; it comes first because the column is narrow."""
     path = os.path.normpath(os.path.abspath(config.run_dir))
-    return "/".join(path.split(os.sep)[-2:])
+    folder, parent = os.path.basename(path), os.path.basename(os.path.dirname(path))
+    return f"{folder} ({parent})" if parent else folder
 
 
 def _readable(value):

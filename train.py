@@ -7,6 +7,7 @@ and a message.
 """
 
 import argparse
+import os
 import sys
 
 from training import flags, startup
@@ -132,7 +133,7 @@ def main(argv=None) -> int:
     if args.list:
         list_models(models)
         return 0
-    if not args.model and not args.run_dir:
+    if not args.model and not (args.run_dir and os.path.isdir(args.run_dir)):
         parser.print_usage(sys.stderr)
         print(
             "train.py: error: --model is required (or --run-dir alone, to resume an unfinished "

@@ -16,7 +16,8 @@ from training import input_pipeline
 
 def run_train(argv, capsys, mocked=True):
     if mocked:
-        with tfds.testing.mock_data(num_examples=8, policy=tfds.testing.MockPolicy.USE_CODE):
+        # More examples than any model's default batch: the errors tested come after that check.
+        with tfds.testing.mock_data(num_examples=256, policy=tfds.testing.MockPolicy.USE_CODE):
             code = train.main(argv)
     else:
         code = train.main(argv)

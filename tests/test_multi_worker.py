@@ -190,11 +190,16 @@ def test_a_worker_that_never_comes_ends_the_wait_with_a_message(tmp_path):
         assert lines[-1], "".join(lines)
     interrupted.send_signal(signal.SIGINT)
     for process, code, message in (
-        (interrupted, -signal.SIGKILL, "interrupted while waiting for the other workers"),
-        (timed_out, -signal.SIGKILL, "not every worker joined within 3 s (waiting for 127.0.0.1:"),
+        # Ctrl-C lands in TensorFlow's wait (the watchdog ends it) or just before (exit 130).
+        (interrupted, (-signal.SIGKILL, 130), "interrupted while waiting for the other workers"),
+        (
+            timed_out,
+            (-signal.SIGKILL,),
+            "not every worker joined within 3 s (waiting for 127.0.0.1:",
+        ),
     ):
         output = process.communicate(timeout=60)[0]
-        assert process.returncode == code and message in output, output[-2000:]
+        assert process.returncode in code and message in output, output[-2000:]
         assert "Traceback" not in output
 
 

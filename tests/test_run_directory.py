@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import evaluate
+import synthetic
 import train
 from conftest import ROOT, tiny_flags
 from synthetic import mock_learnable
@@ -155,3 +156,19 @@ def test_help_is_fast_and_start_up_is_quiet():
     )
     assert listed.returncode == 0 and "mlp" in listed.stdout
     assert listed.stderr == "", listed.stderr  # no cuInit, no "Could not find cuda drivers"
+
+
+def test_a_damaged_dataset_file_is_named_and_the_run_resumes_once_it_is_fixed(tmp_path, capsys):
+    data_dir = tmp_path / "tensorflow_datasets"
+    synthetic.write_tfds_dataset(str(data_dir), "mnist", ("train", "test"), 512)
+    records = sorted(data_dir.glob("mnist/*/mnist-train.tfrecord*"))
+    assert records, "the dataset was written where TFDS reads it"
+    for record in records:  # a download or a copy cut short
+        record.write_bytes(record.read_bytes()[: record.stat().st_size // 2])
+    flags = tiny_flags("mlp", tmp_path / "run", "--epochs", "1", "--data-dir", str(data_dir))
+    assert train.main(flags) == 2
+    err = capsys.readouterr().err
+    assert "the files of dataset mnist are damaged" in err and "Traceback" not in err
+    shutil.rmtree(data_dir)
+    synthetic.write_tfds_dataset(str(data_dir), "mnist", ("train", "test"), 512)
+    assert train.main(flags) == 0

@@ -131,11 +131,6 @@ def _waiting_for_peers(timeout: float):
     me = cluster[task_type][task_index]
     others = [address for kind in ("chief", "worker") for address in cluster.get(kind, [])]
     others.remove(me)
-    print(
-        f"Waiting up to {timeout:g} s (--worker-timeout) for the other workers to join: "
-        f"{', '.join(others)}. Start the same command on each of them.",
-        flush=True,
-    )
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     previous_wakeup = signal.set_wakeup_fd(write_end)
@@ -150,6 +145,11 @@ def _waiting_for_peers(timeout: float):
         pass_fds=(read_end,),
     )
     try:
+        print(
+            f"Waiting up to {timeout:g} s (--worker-timeout) for the other workers to join: "
+            f"{', '.join(others)}. Start the same command on each of them.",
+            flush=True,
+        )
         yield
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM while Python itself ran, before the wait
         raise Interrupted("while waiting for the other workers") from None

@@ -70,8 +70,9 @@ def _write(serving, model_name: str, formats, folder: str) -> dict[str, str]:
         write_saved_model(serving, os.path.join(folder, SAVED_MODEL_DIR))
         written["saved_model"] = SAVED_MODEL_DIR
     if "litert" in formats:
+        saved_model = written.get("saved_model") and os.path.join(folder, SAVED_MODEL_DIR)
         reason = serving.litert_refusal or write_litert(
-            serving, os.path.join(folder, LITERT_FILE), folder
+            serving, os.path.join(folder, LITERT_FILE), folder, saved_model
         )
         if reason:
             if not written:
@@ -101,11 +102,17 @@ def write_saved_model(serving, path: str) -> None:
     _archive(serving).write_out(path, verbose=False)
 
 
-def write_litert(serving, path: str, scratch: str) -> str | None:
+def write_litert(serving, path: str, scratch: str, saved_model: str | None = None) -> str | None:
     """Converts the endpoints to one .tflite file with one signature each, using LiteRT's
-    built-in ops only (the ones every LiteRT runtime has). Returns None, or why it failed."""
+    built-in ops only (the ones every LiteRT runtime has). Returns None, or why it failed.
+
+    The converter reads a SavedModel: `saved_model` when it was just written and LiteRT takes
+    the same inputs, else one written for LiteRT in `scratch`."""
     source = os.path.join(scratch, "litert_source")
-    _archive(serving, litert=True).write_out(source, verbose=False)
+    if saved_model and not any(endpoint.litert_input for endpoint in serving.endpoints):
+        source = saved_model
+    else:
+        _archive(serving, litert=True).write_out(source, verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(
         source, signature_keys=[endpoint.name for endpoint in serving.endpoints]
     )
@@ -117,7 +124,8 @@ def write_litert(serving, path: str, scratch: str) -> str | None:
             log.seek(0)
             return _first_error(f"{error}\n{log.read().decode(errors='replace')}")
         finally:
-            shutil.rmtree(source, ignore_errors=True)
+            if source != saved_model:
+                shutil.rmtree(source, ignore_errors=True)
     with open(path, "wb") as file:
         file.write(flatbuffer)
     return None

@@ -116,18 +116,20 @@ def test_the_sweep_writes_its_table_csv_and_figure(resumed_sweep):
 
 def test_a_failing_trial_is_reported_and_the_sweep_goes_on(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    # A file where the first trial's run directory should be: that trial fails, the next runs.
+    # Files where the trials' run directories should be: each trial fails at once (nothing to
+    # train), and a failure does not stop the sweep from trying the next trial.
     sweep_dir = tmp_path / "runs" / "mlp-sweep-activation"
     sweep_dir.mkdir(parents=True)
-    (sweep_dir / "activation=relu").write_text("in the way")
-    argv = ["--model", "mlp", "--grid", "activation=relu,tanh", *FLAGS, "--epochs", "1"]
-    code, output = run_sweep(argv, examples=64)
+    for trial in ("activation=relu", "activation=tanh"):
+        (sweep_dir / trial).write_text("in the way")
+    code, output = run_sweep(["--model", "mlp", "--grid", "activation=relu,tanh", *FLAGS])
     assert code == 1
-    assert "| relu | 0/1 | failed | failed |" in output
-    assert "| tanh | 1/1 |" in output
+    assert "Trial 2 of 2: activation=tanh" in output
+    assert "| relu | 0/1 |" in output and "| tanh | 0/1 |" in output
+    assert "activation=relu: failed (exit code 2; see the message above)" in output
     with open(sweep_dir / "sweep.csv", newline="") as file:
         statuses = [row["status"] for row in csv.DictReader(file)]
-    assert statuses == ["failed (exit code 2; see the message above)", "finished"]
+    assert statuses == ["failed (exit code 2; see the message above)"] * 2
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@
 
 Every other flag goes to train.py unchanged. The runs land in runs/<sweep name>/<trial>/; the
 same command again skips the finished trials and resumes an interrupted one. The logic lives in
-training/sweep.py. Bad input exits with code 2 and a message, before anything trains.
+training/sweep.py (the trials) and training/sweep_report.py (table, sweep.csv, figure). Bad
+input exits with code 2 and a message, before anything trains.
 """
 
 import argparse
@@ -14,8 +15,6 @@ import sys
 import train
 from training import flags, startup
 from training.errors import UsageError
-
-OWN_FLAGS = ("--model", "--run-dir", "--seed", "--list")  # train.py flags the sweep sets itself
 
 
 def seed_list(text: str) -> list[int]:
@@ -73,22 +72,9 @@ def plan(args, train_flags: list[str]) -> tuple[str, dict, list]:
     import models  # registers every model (imports TensorFlow: seconds)
     from training import sweep as sweeps
 
-    for flag in train_flags:
-        if flag.split("=")[0] in OWN_FLAGS:
-            raise UsageError(
-                f"{flag} is set by the sweep for each trial; leave it out (--seeds sets seeds)."
-            )
     spec = models.get_spec(args.model)
     grid = sweeps.parse_grid(args.grid, spec.hyperparameters, args.model)
-    fixed = {  # --set KEY=VALUE among the flags for every trial
-        train_flags[index + 1].split("=")[0].strip()
-        for index, flag in enumerate(train_flags[:-1])
-        if flag == "--set"
-    }
-    if fixed & set(grid):
-        raise UsageError(
-            f"{', '.join(sorted(fixed & set(grid)))} is both in --grid and in --set; keep one."
-        )
+    sweeps.check_train_flags(train_flags, grid)
     name = args.name or f"{args.model}-sweep-{'-'.join(grid)}"
     trials = sweeps.trials(os.path.join("runs", name), grid, args.seeds, args.random)
     parser = train.make_parser()
@@ -101,26 +87,6 @@ def plan(args, train_flags: list[str]) -> tuple[str, dict, list]:
     return os.path.join("runs", name), grid, trials
 
 
-def report(sweep_dir: str, grid: dict, results: list, requested_metric: str | None) -> None:
-    from training import figures
-    from training import sweep as sweeps
-
-    metric = sweeps.headline_metric(results, requested_metric)
-    names = list(dict.fromkeys(name for result in results for name in result["metrics"]))
-    rows = sweeps.summary_rows(results, names)
-    print(f"\nSweep {sweep_dir}: each trial's metrics.json, mean ± standard deviation over seeds\n")
-    print(sweeps.format_table(rows, names))
-    for result in results:
-        if result["status"] != "finished":
-            print(f"{result['trial'].name}: {result['status']}")
-    csv_path = sweeps.write_csv(os.path.join(sweep_dir, "sweep.csv"), results, list(grid), names)
-    print(f"\nEvery trial: {csv_path}")
-    if metric:
-        figure = sweeps.metric_figure(results, metric, f"{metric} per setting ({sweep_dir})")
-        print(f"Figure: {figures.save_png(figure, os.path.join(sweep_dir, 'sweep.png'))}")
-    print(f"Compare them in TensorBoard's HParams tab: tensorboard --logdir {sweep_dir}")
-
-
 def main(argv=None) -> int:
     parser = make_parser()
     try:
@@ -129,6 +95,7 @@ def main(argv=None) -> int:
         return exit_request.code
     startup.quiet_tensorflow()
     from training import sweep as sweeps
+    from training import sweep_report
 
     try:
         sweep_dir, grid, trials = plan(args, train_flags)
@@ -144,7 +111,7 @@ def main(argv=None) -> int:
         )
         print(f"Sweep {sweep_dir}: {len(trials)} trials.")
         results = sweeps.run_trials(trials, args.model, train_flags, train.main)
-        report(sweep_dir, grid, results, args.metric)
+        sweep_report.report(sweep_dir, grid, results, args.metric)
     except UsageError as error:
         print(f"sweep.py: error: {error}", file=sys.stderr)
         return 2

@@ -6,13 +6,13 @@ seeds, one after another, then a table, sweep.csv and a figure that compare them
                                    activation=relu,hidden_units=1024-512,seed=0
     runs/<sweep>/sweep.csv         one row per trial: its values, seed, status and metrics
     runs/<sweep>/sweep.png         the headline metric per setting, every seed a dot
+                                   (these two: training/sweep_report.py)
 
 Each trial is `train.main(flags)`, so it resumes and writes TensorBoard's HParams summary like
 any run. Running the same sweep again skips the finished trials and resumes the unfinished one
 from its backup; a trial that fails is reported and the sweep goes on.
 """
 
-import csv
 import dataclasses
 import itertools
 import json
@@ -21,9 +21,7 @@ import random
 import traceback
 
 import keras
-import numpy as np
 
-from training import figures
 from training.config import apply_overrides
 from training.errors import UsageError
 from training.runs import MODEL_FILE
@@ -35,9 +33,8 @@ TRAINING_KEYS = {
     "epochs": ("--epochs", int),
     "env_steps": ("--env-steps", int),
 }
-# The metric the figure shows when --metric is not given: the first of these a trial reports.
-HEADLINE_METRICS = ("accuracy", "best_evaluation_return", "loss")
 SWEEP_FILE = "sweep.json"
+OWN_FLAGS = ("--model", "--run-dir", "--seed", "--list")  # train.py flags the sweep sets itself
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +133,24 @@ def _path_safe(value: str) -> str:
     return value.replace(",", "-").replace("/", "_").replace(" ", "")
 
 
+def check_train_flags(train_flags: list[str], grid: dict) -> None:
+    """Refuses the train.py flags a sweep sets per trial, and a --set of a key in the grid."""
+    for flag in train_flags:
+        if flag.split("=")[0] in OWN_FLAGS:
+            raise UsageError(
+                f"{flag} is set by the sweep for each trial; leave it out (--seeds sets seeds)."
+            )
+    fixed = {  # --set KEY=VALUE among the flags for every trial
+        train_flags[index + 1].split("=")[0].strip()
+        for index, flag in enumerate(train_flags[:-1])
+        if flag == "--set"
+    }
+    if fixed & set(grid):
+        raise UsageError(
+            f"{', '.join(sorted(fixed & set(grid)))} is both in --grid and in --set; keep one."
+        )
+
+
 def check_sweep_dir(sweep_dir: str, description: dict) -> None:
     """Writes sweep.json for a new sweep; refuses to continue a different one in the same place."""
     path = os.path.join(sweep_dir, SWEEP_FILE)
@@ -194,101 +209,3 @@ def _metrics(trial: Trial, status: str) -> dict:
         for name, value in saved.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     }
-
-
-def headline_metric(results: list[dict], requested: str | None = None) -> str | None:
-    names = [name for result in results for name in result["metrics"]]
-    if requested in names or (requested and not names):
-        return requested
-    if requested:
-        print(f"--metric {requested}: no trial reports it ({', '.join(dict.fromkeys(names))}).")
-    return next((name for name in HEADLINE_METRICS if name in names), names[0] if names else None)
-
-
-def summary_rows(results: list[dict], metric_names: list[str]) -> list[dict]:
-    """One row per setting: its values, how many seeds finished, and each metric's mean and
-    standard deviation over those seeds (0 for a single seed)."""
-    groups = {}
-    for result in results:
-        key = json.dumps(result["trial"].setting)
-        groups.setdefault(key, []).append(result)
-    rows = []
-    for members in groups.values():
-        row = {**members[0]["trial"].setting}
-        finished = [member["metrics"] for member in members if member["status"] == "finished"]
-        row["finished"] = f"{len(finished)}/{len(members)}"
-        for name in metric_names:
-            values = [metrics[name] for metrics in finished if name in metrics]
-            row[name] = (
-                (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
-                if values
-                else None
-            )
-        rows.append(row)
-    return rows
-
-
-def format_table(rows: list[dict], metric_names: list[str]) -> str:
-    """A Markdown table: metrics as "mean ± standard deviation" over seeds."""
-    columns = list(rows[0]) if rows else []
-    lines = [
-        "| " + " | ".join(columns) + " |",
-        "| " + " | ".join("---" for _ in columns) + " |",
-    ]
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row[column]
-            if column in metric_names:
-                value = "failed" if value is None else f"{value[0]:.4f} ± {value[1]:.4f}"
-            cells.append(str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def write_csv(path: str, results: list[dict], grid_keys: list[str], metric_names: list[str]):
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["trial", *grid_keys, "seed", "status", *metric_names])
-        for result in results:
-            trial = result["trial"]
-            writer.writerow(
-                [
-                    trial.name,
-                    *(trial.setting[key] for key in grid_keys),
-                    trial.seed,
-                    result["status"],
-                ]
-                + [result["metrics"].get(name, "") for name in metric_names]
-            )
-    return path
-
-
-def metric_figure(results: list[dict], metric: str, title: str):
-    """One row per setting: every seed's value as a dot, their mean as a black tick."""
-    labels, points = [], []
-    for result in results:
-        label = ", ".join(f"{key}={value}" for key, value in result["trial"].setting.items())
-        if label not in labels:
-            labels.append(label)
-            points.append([])
-        if metric in result["metrics"]:
-            points[labels.index(label)].append(result["metrics"][metric])
-    figure, axes = figures.subplots(figsize=(7, 0.45 * len(labels) + 1.4))
-    positions = np.arange(len(labels))
-    for position, values in zip(positions, points):
-        axes.plot(values, [position] * len(values), "o", color="tab:blue", alpha=0.6)
-        if values:
-            axes.plot([np.mean(values)], [position], "|", color="black", markersize=16, mew=2)
-    finite = [value for values in points for value in values]
-    if finite:  # zoom in on the values: small differences are what a sweep is about
-        low, high = min(finite), max(finite)
-        margin = 0.15 * (high - low) or 0.05 * abs(high) or 0.05
-        axes.set_xlim(low - margin, high + margin)
-    axes.set_yticks(positions)
-    axes.set_yticklabels(labels, fontsize=8)
-    axes.invert_yaxis()
-    axes.set(xlabel=metric, title=title)
-    axes.grid(axis="x", alpha=0.3)
-    figure.tight_layout()
-    return figure

@@ -16,6 +16,7 @@ import sweep
 from conftest import ROOT
 from synthetic import mock_learnable
 from training import sweep as training_sweep
+from training import sweep_report
 from training.callbacks import finished_epochs
 
 EXAMPLES = 512  # 64 steps an epoch at batch 8: time to kill a trial after its first epoch
@@ -175,4 +176,23 @@ def test_random_picks_the_same_combinations_every_time_and_names_say_what_differ
         "hidden_units=8,seed=1",
         "hidden_units=4-4,seed=0",
         "hidden_units=4-4,seed=1",
+    ]
+
+
+def test_the_table_gives_mean_and_spread_over_seeds():
+    def result(setting, seed, metrics, status="finished"):
+        trial = training_sweep.Trial(f"{setting}-{seed}", {"activation": setting}, seed, "unused")
+        return {"trial": trial, "status": status, "metrics": metrics}
+
+    results = [
+        result("relu", 0, {"accuracy": 0.8, "episodes": 15}),
+        result("relu", 1, {"accuracy": 1.0, "episodes": 16}),
+        result("tanh", 0, {"accuracy": 0.5, "episodes": 300}),
+        result("tanh", 1, {}, status="failed (exit code 2)"),
+    ]
+    names = ["accuracy", "episodes"]
+    table = sweep_report.format_table(sweep_report.summary_rows(results, names), names)
+    assert table.splitlines()[2:] == [
+        "| relu | 2/2 | 0.9000 ± 0.1414 | 15.5 ± 0.7 |",  # sample standard deviation
+        "| tanh | 1/2 | 0.5000 | 300 |",
     ]

@@ -41,8 +41,8 @@ def headline_metric(results: list[dict], requested: str | None = None) -> str | 
 
 
 def summary_rows(results: list[dict], metric_names: list[str]) -> list[dict]:
-    """One row per setting: its values, how many seeds finished, and each metric's mean and
-    standard deviation over those seeds (0 for a single seed)."""
+    """One row per setting: its values, how many seeds finished, and each metric's values over
+    those seeds (a list; None when no seed finished)."""
     groups = {}
     for result in results:
         key = json.dumps(result["trial"].setting)
@@ -54,17 +54,14 @@ def summary_rows(results: list[dict], metric_names: list[str]) -> list[dict]:
         row["finished"] = f"{len(finished)}/{len(members)}"
         for name in metric_names:
             values = [metrics[name] for metrics in finished if name in metrics]
-            row[name] = (
-                (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
-                if values
-                else None
-            )
+            row[name] = values or None
         rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict], metric_names: list[str]) -> str:
-    """A Markdown table: metrics as "mean ± standard deviation" over seeds."""
+    """A Markdown table: metrics as "mean ± standard deviation" over seeds (the sample standard
+    deviation; none for a single seed), counts without decimals."""
     columns = list(rows[0]) if rows else []
     lines = [
         "| " + " | ".join(columns) + " |",
@@ -75,10 +72,17 @@ def format_table(rows: list[dict], metric_names: list[str]) -> str:
         for column in columns:
             value = row[column]
             if column in metric_names:
-                value = "failed" if value is None else f"{value[0]:.4f} ± {value[1]:.4f}"
+                value = "failed" if value is None else _mean_and_spread(value)
             cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _mean_and_spread(values: list[float]) -> str:
+    counts = all(float(value).is_integer() for value in values)  # steps, episodes
+    digits = (1 if len(values) > 1 else 0) if counts else 4
+    text = f"{np.mean(values):.{digits}f}"
+    return text + (f" ± {np.std(values, ddof=1):.{digits}f}" if len(values) > 1 else "")
 
 
 def write_csv(path: str, results: list[dict], grid_keys: list[str], metric_names: list[str]):

@@ -21,12 +21,20 @@ import models  # registers every model, which loading model.keras needs
 from training import runs
 from training.errors import UsageError
 
+OPTIONS = ("split", "episodes", "features")  # evaluation options; each model takes some
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a run directory written by train.py")
     parser.add_argument(
         "--split", help="TFDS split string to evaluate on (default: the run's test split)"
+    )
+    parser.add_argument(
+        "--features",
+        metavar="CLASSIFIER_RUN",
+        help="gan, vae: a finished classifier run on the same dataset (e.g. of --model cnn) "
+        "whose features measure the Frechet distance; name the same one for runs you compare",
     )
     parser.add_argument(
         "--data-dir",
@@ -62,7 +70,7 @@ def main(argv=None) -> int:
             print(spec.loop.predict_one(config, spec, value))
         else:
             spec.loop.evaluate(
-                config, spec, **_options_for(spec, {"split": args.split, "episodes": args.episodes})
+                config, spec, **_options_for(spec, {name: vars(args)[name] for name in OPTIONS})
             )
     except UsageError as error:
         print(f"evaluate.py: error: {error}", file=sys.stderr)
@@ -80,9 +88,10 @@ def _dest(flag: str) -> str:
 def _options_for(spec, options: dict) -> dict:
     """The evaluation options given on the command line, if this model's loop takes them."""
     given = {name: value for name, value in options.items() if value is not None}
-    refused = sorted(set(given) - set(spec.loop.EVALUATE_OPTIONS))
+    accepted = spec.loop.EVALUATE_OPTIONS + spec.evaluate_options
+    refused = sorted(set(given) - set(accepted))
     if refused:
-        takes = " or ".join(f"--{name}" for name in spec.loop.EVALUATE_OPTIONS)
+        takes = " or ".join(f"--{name}" for name in accepted)
         raise UsageError(f"{spec.name} does not take --{refused[0]}; it takes {takes}.")
     return given
 

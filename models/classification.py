@@ -1,4 +1,5 @@
-"""What every classifier shares: a TensorBoard confusion matrix and the evaluation report.
+"""What every classifier shares: its head, a TensorBoard confusion matrix and the evaluation
+report.
 
 Model specs point at `callbacks` and `report` here; the driver only calls what a spec declares.
 """
@@ -8,11 +9,22 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers
 
 from training import figures, runs
 
 GRID_EXAMPLES = 32
 MISTAKE_POOL = 2000  # mistakes for the grid are looked for among this many test examples
+
+
+def head(features, num_classes: int, hyperparameters: dict):
+    """(batch, features) -> (batch, num_classes) probabilities: dropout, a ReLU layer of
+    `dense_units`, dropout, softmax. The softmax is computed in float32 even under mixed
+    precision, where float16 would round small probabilities to 0 and their log to -inf."""
+    x = layers.Dropout(hyperparameters["dropout_rate"])(features)
+    x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
+    x = layers.Dropout(hyperparameters["dropout_rate"])(x)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
 
 
 def predict_labels(model, batches, keep_inputs: int = 0):
@@ -47,13 +59,15 @@ class ConfusionMatrixImage(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         labels, predictions, _, _ = predict_labels(self.model, self.validation)
         matrix = figures.confusion_matrix(labels, predictions, len(self.class_names))
-        image = figures.to_image_tensor(
-            figures.confusion_matrix_figure(matrix, self.class_names, "Validation confusion matrix")
+        figure = figures.confusion_matrix_figure(
+            matrix, self.class_names, "Validation confusion matrix"
         )
-        writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "validation"))
-        with writer.as_default():
-            tf.summary.image("confusion_matrix", image, step=self.params["epochs"])
-        writer.close()
+        figures.write_figure(
+            os.path.join(self.log_dir, "validation"),
+            "confusion_matrix",
+            figure,
+            self.params["epochs"],
+        )
 
 
 def callbacks(data_info, validation, log_dir: str) -> list:

@@ -17,8 +17,7 @@ import tensorflow as tf
 from keras import layers
 
 from models import reinforcement, serving
-from models.registry import AgentSpec, register
-from training import agent_loop
+from models.registry import AGENT_EVALUATION_HYPERPARAMETERS, AgentSpec, register
 
 
 def build_q_network(observation_size: int, num_actions: int, hidden_units) -> keras.Model:
@@ -160,7 +159,7 @@ SPEC = register(
             "train_frequency": 256,  # environment steps between learning phases
             "gradient_steps": 128,  # updates in each learning phase
             "target_update_interval": 128,  # updates between two copies into the target network
-            **agent_loop.EVALUATION_HYPERPARAMETERS,
+            **AGENT_EVALUATION_HYPERPARAMETERS,
         },
         test_hyperparameters={
             "hidden_units": (32,),

@@ -13,8 +13,8 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from training import figures, keras_loop, runs
-from training.config import RunConfig, read_config_file
+from training import figures, runs
+from training.errors import UsageError
 
 GRID_SAMPLES = 64  # an 8x8 grid
 SAMPLES_SEED = 1234  # the fixed noise behind the samples in TensorBoard and eval/
@@ -87,16 +87,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         images = np.asarray(self.model.generate(fixed_noise(self.count, self.model.latent_dim)))
-        writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "train"))
-        with writer.as_default():
-            tf.summary.image(
-                "samples",
-                figures.to_image_tensor(
-                    figures.image_grid_figure(images, f"Samples after epoch {epoch + 1}")
-                ),
-                step=epoch + 1,
-            )
-        writer.close()
+        figure = figures.image_grid_figure(images, f"Samples after epoch {epoch + 1}")
+        figures.write_figure(os.path.join(self.log_dir, "train"), "samples", figure, epoch + 1)
 
 
 def callbacks(data_info, validation, log_dir: str) -> list:
@@ -120,42 +112,28 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
 
 FRECHET_EXAMPLES = 2000  # real test images and generated images compared
-FEATURE_EPOCHS = 3
 
 
-def feature_network(classifier_spec, run_dir: str, dataset: str) -> tuple[keras.Model, str]:
-    """The input of a classifier's output layer, as a feature extractor, and its run directory.
+def feature_network(classifier_run: str, dataset: str) -> keras.Model:
+    """The input of a finished classifier run's output layer, as a feature extractor.
 
-    The classifier is the project's own `classifier_spec` model trained on the same dataset for
-    FEATURE_EPOCHS epochs, once, into runs/frechet-features-<dataset> beside `run_dir`; every
-    generative run in that folder is measured with the same network, so their distances compare."""
-    data_dir = read_config_file(os.path.join(run_dir, runs.CONFIG_FILE)).get("data_dir")
-    classifier_dir = os.path.join(
-        os.path.dirname(os.path.normpath(run_dir)), f"frechet-features-{dataset}"
-    )
-    if not os.path.exists(os.path.join(classifier_dir, runs.MODEL_FILE)):
-        print(
-            f"Training {classifier_spec.name} on {dataset} once for Frechet-distance features ({classifier_dir})..."
+    Which classifier measures the distance is the user's choice (`evaluate.py RUN_DIR
+    --features CLASSIFIER_RUN`): one run named for every generative run compared keeps their
+    distances comparable, and evaluating never trains anything."""
+    config = runs.load_run_config(classifier_run)
+    if config.dataset != dataset:
+        raise UsageError(
+            f"--features {classifier_run} is a {config.model} trained on {config.dataset}; this "
+            f"run generates {dataset} images. Name a classifier run trained on {dataset}, e.g. "
+            f"one made by python train.py --model cnn --dataset {dataset}"
         )
-        keras_loop.train(
-            RunConfig(
-                model=classifier_spec.name,
-                dataset=dataset,
-                run_dir=classifier_dir,
-                hyperparameters=dict(classifier_spec.hyperparameters),
-                epochs=FEATURE_EPOCHS,
-                batch_size=classifier_spec.batch_size,
-                learning_rate=classifier_spec.learning_rate,
-                data_dir=data_dir,
-            ),
-            classifier_spec,
-        )
-    classifier = runs.load_model(classifier_dir)
-    output_layer = classifier.layers[-1]
-    return keras.Model(classifier.inputs, output_layer.input), classifier_dir
+    classifier = runs.load_model(classifier_run)
+    return keras.Model(classifier.inputs, classifier.layers[-1].input)
 
 
-def frechet_report(model, batches, data_info, out_dir: str, classifier_spec) -> tuple[dict, dict]:
+def frechet_report(
+    model, batches, data_info, out_dir: str, features: str | None = None
+) -> tuple[dict, dict]:
     """samples.png (64 images from fixed noise) and the Frechet distance between FRECHET_EXAMPLES
     generated and real test images in the feature space of the project's own classifier."""
     files = {
@@ -176,18 +154,28 @@ def frechet_report(model, batches, data_info, out_dir: str, classifier_spec) -> 
             )
         ]
     )
-    features, classifier_dir = feature_network(
-        classifier_spec, os.path.dirname(out_dir), data_info.dataset
-    )
+    if features is None:
+        print(
+            "No Frechet distance: name the classifier run that measures it with --features "
+            f"RUN_DIR (a run of python train.py --model cnn --dataset {data_info.dataset}; name "
+            "the same one for every run you compare)."
+        )
+        return files, {}
+    extractor = feature_network(features, data_info.dataset)
     distance = frechet_distance(
-        np.asarray(features.predict(generated, verbose=0), np.float64),
-        np.asarray(features.predict(real, verbose=0), np.float64),
+        np.asarray(extractor.predict(generated, verbose=0), np.float64),
+        np.asarray(extractor.predict(real, verbose=0), np.float64),
     )
     print(
-        f"Frechet distance {distance:.2f} between {len(real)} generated and {len(real)} real test images, "
-        f"in the features of {classifier_spec.name} ({classifier_dir}); not the Inception-based FID."
+        f"Frechet distance {distance:.2f} between {len(real)} generated and {len(real)} real "
+        f"test images, in the features of the classifier in {features}; not the "
+        "Inception-based FID."
     )
-    return files, {"frechet_distance": distance, "frechet_examples": len(real)}
+    return files, {
+        "frechet_distance": distance,
+        "frechet_examples": len(real),
+        "frechet_features": os.path.abspath(features),
+    }
 
 
 def first_images(batches, count: int) -> np.ndarray:

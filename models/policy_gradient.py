@@ -21,8 +21,7 @@ import tensorflow as tf
 from keras import layers
 
 from models import reinforcement, serving
-from models.registry import AgentSpec, register
-from training import agent_loop
+from models.registry import AGENT_EVALUATION_HYPERPARAMETERS, AgentSpec, register
 
 
 def build_network(observation_size: int, outputs: int, hidden_units, name: str) -> keras.Model:
@@ -166,7 +165,7 @@ SPEC = register(
             "hidden_units": (64, 64),
             "discount_factor": 0.99,
             "entropy_weight": 0.01,
-            **agent_loop.EVALUATION_HYPERPARAMETERS,
+            **AGENT_EVALUATION_HYPERPARAMETERS,
         },
         test_hyperparameters={
             "hidden_units": (16,),

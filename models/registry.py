@@ -21,6 +21,12 @@ from training.errors import UsageError
 
 _REGISTRY: dict[str, "ModelSpec | AgentSpec"] = {}
 
+# Hyperparameters every agent declares (overridable with --set), read by the agent loop.
+AGENT_EVALUATION_HYPERPARAMETERS = {
+    "evaluation_interval": 5_000,  # environment steps between greedy evaluations (and backups)
+    "evaluation_episodes": 20,  # episodes in each of those evaluations
+}
+
 # train.py's flags that only one kind of spec reads (argparse destination names).
 DATASET_FLAGS = (
     "dataset",
@@ -112,6 +118,8 @@ class ModelSpec:
             training (a vocabulary, normalization statistics); `training_inputs` are batches of
             the training split's inputs only. None when nothing needs it.
         command_line_input: what `evaluate.py RUN_DIR --flag VALUE` predicts on, if anything.
+        evaluate_options: evaluate.py's flags this model takes beyond its loop's (e.g.
+            "features"); each is passed to `report` as a keyword argument when given.
         transform_examples: `(examples, data_info, part, seed) -> examples`, a dataset-level
             step after `preprocess`, for models whose examples are built from several of the
             dataset's (spoken words joined into sentences). `examples` is a `tf.data.Dataset`
@@ -141,6 +149,7 @@ class ModelSpec:
     report: Callable[[Any, Any, Any, str], tuple[dict, dict]] | None = None
     adapt: Callable[[Any, Any], None] | None = None
     command_line_input: CommandLineInput | None = None
+    evaluate_options: tuple[str, ...] = ()
     transform_examples: Callable[[Any, Any, str, int], Any] | None = None
     serving: Callable[[Any], Serving] | None = None
     loop: ClassVar = keras_loop
@@ -210,6 +219,7 @@ class AgentSpec:
     learning_rate: float
     serving: Callable[[Any], Serving] | None = None
     command_line_input: ClassVar = None  # nothing to predict on evaluate.py's command line
+    evaluate_options: ClassVar = ()
     loop: ClassVar = agent_loop
 
     @property

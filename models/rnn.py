@@ -5,14 +5,11 @@ gates learn what to keep, what to forget and what to output. Bidirectional runs 
 from the last word backwards, so each position sees both sides of its context. Padding is
 masked: the LSTMs skip the zeros that fill short reviews up to `sequence_length`.
 
-    python train.py --model rnn              # 83.7% test accuracy on IMDB reviews*, 4.7 min
+    python train.py --model rnn
     python evaluate.py RUN_DIR --text "a wonderful, moving film"
 
 The model takes raw strings: its first layer turns text into token ids with a vocabulary learned
 from the training split.
-
-(* 4,500 training reviews, 5,000 test reviews, 2-core CPU; the README compares it with a
-bag-of-words baseline, 85.5% on the same data.)
 """
 
 import keras
@@ -40,12 +37,7 @@ def build_rnn(data, hyperparameters) -> keras.Model:
             x
         )  # (batch, length, 2 * units)
     x = layers.Bidirectional(layers.LSTM(top_units))(x)  # (batch, 2 * units): the last states
-    x = layers.Dropout(hyperparameters["dropout_rate"])(x)
-    x = layers.Dense(hyperparameters["dense_units"], activation="relu")(x)
-    x = layers.Dropout(hyperparameters["dropout_rate"])(x)
-    outputs = layers.Dense(
-        data.num_classes, activation="softmax", dtype="float32", name="probabilities"
-    )(x)
+    outputs = classification.head(x, data.num_classes, hyperparameters)
     return keras.Model(inputs, outputs, name="rnn")
 
 

@@ -9,15 +9,12 @@ Training maximises the evidence lower bound (ELBO), i.e. minimises
 The KL term keeps the latent space smooth and centred, so decoding *any* point drawn from
 N(0, I) gives a plausible new image: the VAE is a generative model.
 
-    python train.py --model vae                        # MNIST digits; 105.5 nats per image*, 2.7 min
+    python train.py --model vae
     python train.py --model vae --set latent_dim=2     # a 2-D latent space you can plot
     python evaluate.py RUN_DIR                         # negative ELBO, reconstructions, samples
 
 Pixel likelihood: each intensity in [0, 1] is the probability of a Bernoulli "ink" variable,
 so the reconstruction loss is the binary cross-entropy summed over pixels, in nats per image.
-
-(* test negative ELBO, 18,000 MNIST training images, 2-core CPU; the README compares its samples
-with the GAN's.)
 """
 
 import keras
@@ -27,7 +24,7 @@ from keras import layers, ops
 from scipy.special import erfinv
 
 from models import generative, serving
-from models.registry import ModelSpec, get_spec, register
+from models.registry import ModelSpec, register
 from training import figures, preprocessing
 
 MANIFOLD_STEPS = 15  # the 2-D latent manifold figure decodes a 15x15 grid of points
@@ -152,9 +149,9 @@ def build_decoder(input_shape, hyperparameters) -> keras.Model:
     return keras.Model(points, logits, name="decoder")
 
 
-def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
+def report(model, batches, data_info, out_dir: str, features=None) -> tuple[dict, dict]:
     """Samples and the Frechet distance; reconstructions; for a 2-D latent space, the manifold."""
-    files, metrics = generative.frechet_report(model, batches, data_info, out_dir, get_spec("cnn"))
+    files, metrics = generative.frechet_report(model, batches, data_info, out_dir, features)
     images = generative.first_images(batches, 32)
     rebuilt = np.asarray(model(images))
     pairs = np.concatenate(
@@ -213,6 +210,7 @@ register(
         learning_rate=1e-3,
         callbacks=generative.callbacks,
         report=report,
+        evaluate_options=("features",),  # evaluate.py RUN_DIR --features CLASSIFIER_RUN
         serving=serving.autoencoder,
     )
 )

@@ -3,6 +3,7 @@ under tf.distribute, saving, and train.py -> evaluate.py end to end."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -108,10 +109,10 @@ def test_one_step_on_two_replicas_matches_one_device(model_name):
 
 @pytest.fixture(scope="module")
 def generative_runs(tmp_path_factory):
-    """{model name: finished run}, both in one runs folder (so they share the feature network)."""
+    """{model name: finished run}, and "cnn": the classifier whose features measure both."""
     runs_root = tmp_path_factory.mktemp("runs")
     runs = {}
-    for model_name in GENERATIVE_MODELS:
+    for model_name in (*GENERATIVE_MODELS, "cnn"):
         runs[model_name] = runs_root / model_name
         with mock_learnable(96):
             assert (
@@ -148,17 +149,37 @@ def test_vae_reports_losses_in_nats_per_image(generative_runs):
 def test_evaluate_writes_figures_and_a_frechet_distance(
     model_name, figures, generative_runs, capsys
 ):
-    run_dir = generative_runs[model_name]
+    run_dir, classifier = generative_runs[model_name], generative_runs["cnn"]
+    runs_before = sorted(os.listdir(run_dir.parent))
     with mock_learnable(96):
-        assert evaluate.main([str(run_dir)]) == 0
-    assert "not the Inception-based FID" in capsys.readouterr().out
+        assert evaluate.main([str(run_dir)]) == 0  # without --features: figures, no distance
+        assert "No Frechet distance: name the classifier run" in capsys.readouterr().out
+        assert "frechet_distance" not in json.loads((run_dir / "eval" / "metrics.json").read_text())
+        assert evaluate.main([str(run_dir), "--features", str(classifier)]) == 0
+    out = capsys.readouterr().out
+    assert f"in the features of the classifier in {classifier}" in out
+    assert "not the Inception-based FID" in out
     metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
     assert metrics["frechet_distance"] > 0 and metrics["frechet_examples"] == 96
     for name in figures:
         assert os.path.getsize(run_dir / "eval" / f"{name}.png") > 0, name
-    assert (
-        run_dir.parent / "frechet-features-mnist" / "model.keras"
-    ).exists()  # shared by both runs
+    assert sorted(os.listdir(run_dir.parent)) == runs_before, "evaluation trains nothing"
+
+
+def test_features_must_come_from_a_classifier_run_on_the_same_dataset(
+    generative_runs, tmp_path, capsys
+):
+    classifier = tmp_path / "cnn-elsewhere"
+    shutil.copytree(generative_runs["cnn"], classifier)
+    config = json.loads((classifier / "config.json").read_text())
+    (classifier / "config.json").write_text(json.dumps({**config, "dataset": "cifar10"}))
+    with mock_learnable(96):
+        assert evaluate.main([str(generative_runs["gan"]), "--features", str(classifier)]) == 2
+    err = capsys.readouterr().err
+    assert "trained on cifar10; this run generates mnist images" in err
+    with mock_learnable(96):
+        assert evaluate.main([str(generative_runs["cnn"]), "--features", str(classifier)]) == 2
+    assert "cnn does not take --features" in capsys.readouterr().err
 
 
 SAMPLE = """

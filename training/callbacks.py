@@ -2,7 +2,7 @@
 
 Keras' own `BackupAndRestore` saves weights and optimizer state but not the state of the random
 generators behind dropout, so a resumed run would draw different dropout masks and end with
-different weights. `Backup` below checkpoints every variable the model and optimizer own
+different weights. `EpochBackup` below checkpoints every variable the model and optimizer own
 (random-generator state included) with `tf.train.CheckpointManager`, which writes atomically:
 a run killed at any moment, even with SIGKILL, resumes from its last finished epoch.
 """
@@ -26,7 +26,7 @@ def finished_epochs(backup_dir: str) -> int:
     return int(latest.rsplit("-", 1)[1]) if latest else 0
 
 
-class Backup(keras.callbacks.Callback):
+class EpochBackup(keras.callbacks.Callback):
     """Checkpoints the whole training state after every epoch as `backup/ckpt-<epochs done>`."""
 
     def __init__(self, backup_dir: str):
@@ -125,7 +125,7 @@ def truncate_history(path: str, epochs: int) -> None:
     runs.write_text(path, buffer.getvalue())
 
 
-def standard_callbacks(run_dir: str, backup: Backup, examples_per_epoch: int) -> list:
+def standard_callbacks(run_dir: str, backup: EpochBackup, examples_per_epoch: int) -> list:
     return [
         Throughput(examples_per_epoch),
         # raise_error=True stops at once, before any later callback can touch the backup.

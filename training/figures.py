@@ -34,6 +34,15 @@ def to_image_tensor(figure) -> tf.Tensor:
     return tf.expand_dims(tf.image.decode_png(buffer.getvalue(), channels=4), 0)
 
 
+def write_figure(log_dir: str, name: str, figure, step: int) -> None:
+    """`figure` as an image named `name` in TensorBoard's Images tab, in the event files of
+    `log_dir` (e.g. RUN_DIR/logs/validation), at `step` (an epoch)."""
+    writer = tf.summary.create_file_writer(log_dir)
+    with writer.as_default():
+        tf.summary.image(name, to_image_tensor(figure), step=step)
+    writer.close()
+
+
 def confusion_matrix(labels, predictions, num_classes: int) -> np.ndarray:
     """Counts, rows = true class, columns = predicted class."""
     return tf.math.confusion_matrix(labels, predictions, num_classes=num_classes).numpy()

@@ -67,6 +67,7 @@ def train(config: RunConfig, spec) -> dict:
 
 
 def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
+    """The phases of a run: devices, data, model, resume, fit, final metrics and model."""
     strategy = distribution.get_strategy(config.strategy, config.worker_timeout)  # first
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
@@ -77,31 +78,16 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         f"Devices: {', '.join(devices['devices'])}; {devices['strategy']} with "
         f"{devices['replicas']} replica(s); precision {precision}."
     )
-    out_dir, backup_dir = config.run_dir, os.path.join(config.run_dir, "backup")
-    if worker.count > 1:
-        print(
-            f"Worker {worker.index} of {worker.count}"
-            + (
-                " (chief): writes the run directory."
-                if worker.is_chief
-                else ": the chief writes the run directory; this worker's copy goes to a temporary folder."
-            )
-        )
-        if not worker.is_chief:
-            out_dir = tempfile.mkdtemp(prefix=f"worker-{worker.index}-")
-            backup_dir = os.path.join(config.run_dir, "backup", f"worker-{worker.index}")
+    place = (SeveralWorkers if worker.count > 1 else OneProcess)(config, strategy, worker)
 
     examples, info, splits = input_pipeline.load(
         config.dataset, config.data_dir, config.train_split, config.val_split, config.test_split
     )
     data_info = spec.describe_data(config.dataset, info)
-    if worker.count == 1:  # several workers train with distributed_fit, which splits any input
-        _check_replicas_can_split(strategy, examples["train"], spec.preprocess)
-    backup = callbacks.Backup(backup_dir)
-    initial_epoch = backup.usable_epochs()  # > 0: resume, and skip the data already trained on
-    if worker.count > 1:
-        initial_epoch = distributed_fit.epochs_every_worker_finished(strategy, initial_epoch)
-
+    place.check_inputs(examples["train"], spec.preprocess)
+    backup = callbacks.EpochBackup(place.backup_dir)
+    # > 0: resume, and skip the data already trained on
+    initial_epoch = place.agreed_epochs(backup.usable_epochs())
     train_stream, steps_per_epoch = input_pipeline.training_stream(
         examples["train"],
         spec.preprocess,
@@ -111,47 +97,21 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         steps_per_epoch=config.steps_per_epoch,
         transform=_transform(spec, data_info, "train", config.seed),
     )
-    validation = input_pipeline.evaluation_batches(
-        examples["validation"],
-        spec.preprocess,
-        config.batch_size,
-        _transform(spec, data_info, "validation", config.seed),
-    )
-    test = input_pipeline.evaluation_batches(
-        examples["test"],
-        spec.preprocess,
-        config.batch_size,
-        _transform(spec, data_info, "test", config.seed),
+    validation, test = (
+        input_pipeline.evaluation_batches(
+            examples[part],
+            spec.preprocess,
+            config.batch_size,
+            _transform(spec, data_info, part, config.seed),
+        )
+        for part in ("validation", "test")
     )
 
     with strategy.scope():
-        model = _build(spec, data_info, config.hyperparameters)
-        if (
-            spec.adapt
-        ):  # a vocabulary, normalization statistics: learned from the training split only
-            print("Adapting preprocessing layers to the training split...")
-            spec.adapt(
-                model,
-                input_pipeline.training_inputs(
-                    examples["train"], spec.preprocess, config.batch_size
-                ),
-            )
-        # Cosine decay: large steps early, small ones to settle at the end; TensorBoard plots it.
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=config.epochs * steps_per_epoch
-        )
-        # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss=spec.loss,
-            metrics=list(spec.metrics),
-            jit_compile="auto" if config.jit_compile is None else config.jit_compile,
-        )
-        model.optimizer.build(model.trainable_variables)  # so a backup can be restored into it
-
-    os.makedirs(out_dir, exist_ok=True)
+        model = _build_and_compile(spec, config, data_info, examples["train"], steps_per_epoch)
+    os.makedirs(place.out_dir, exist_ok=True)
     runs.write_text(
-        os.path.join(out_dir, CONFIG_FILE),
+        os.path.join(place.out_dir, CONFIG_FILE),
         config.to_json(
             resolved_splits=vars(splits),
             data=vars(data_info),
@@ -163,41 +123,20 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
     backup.restore(model, initial_epoch)
     if initial_epoch:
         print(f"Resuming {config.run_dir} after epoch {initial_epoch} of {config.epochs}.")
-    history_path = os.path.join(out_dir, "history.csv")
-    callbacks.truncate_history(history_path, initial_epoch)
+    callbacks.truncate_history(os.path.join(place.out_dir, "history.csv"), initial_epoch)
 
-    log_dir = os.path.join(out_dir, "logs")
     training_callbacks = callbacks.standard_callbacks(
-        out_dir, backup, steps_per_epoch * config.batch_size
-    ) + spec.callbacks(data_info, validation, log_dir)
+        place.out_dir, backup, steps_per_epoch * config.batch_size
+    ) + spec.callbacks(data_info, validation, os.path.join(place.out_dir, "logs"))
     try:
-        if worker.count > 1:  # Keras' fit fails here: see training/distributed_fit.py
-            distributed_fit.fit(
-                model,
-                strategy,
-                train_stream,
-                validation,
-                config.epochs,
-                initial_epoch,
-                steps_per_epoch,
-                training_callbacks,
-                verbose=1 if worker.is_chief else 0,
-            )
-        else:
-            model.fit(
-                train_stream,
-                validation_data=validation,
-                epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=steps_per_epoch,
-                shuffle=False,  # the stream is already shuffled, reproducibly
-                callbacks=training_callbacks,
-            )
+        place.fit(
+            model, train_stream, validation, initial_epoch, steps_per_epoch, training_callbacks
+        )
     except tf.errors.UnavailableError as error:  # multi-worker: a peer stopped answering
         raise WorkerLost(
-            f"lost contact with another worker ({str(error).splitlines()[0][:200]}...). Restart every "
-            f"worker with the same command: they resume from the last epoch all of them finished "
-            f"(backups in {os.path.join(config.run_dir, 'backup')})."
+            f"lost contact with another worker ({str(error).splitlines()[0][:200]}...). Restart "
+            f"every worker with the same command: they resume from the last epoch all of them "
+            f"finished (backups in {os.path.join(config.run_dir, 'backup')})."
         ) from None
     except RuntimeError as error:
         if "NaN" not in str(error):
@@ -209,28 +148,126 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
             + "Start a new run with a lower --learning-rate."
         ) from None
 
-    if worker.count > 1:
-        metrics = distributed_fit.evaluate(model, strategy, test)
-    else:
-        metrics = _as_floats(model.evaluate(test, return_dict=True, verbose=0))
-    runs.write_json(os.path.join(out_dir, "metrics.json"), metrics)
-    runs.save_model(model, os.path.join(out_dir, MODEL_FILE))  # last: its presence means "finished"
+    metrics = place.evaluate(model, test)
+    runs.write_json(os.path.join(place.out_dir, "metrics.json"), metrics)
+    runs.save_model(model, os.path.join(place.out_dir, MODEL_FILE))  # last: "finished"
     backup.remove()
-    if worker.count > 1:
-        # Equal on every worker: they trained one model together.
-        print(
-            f"Worker {worker.index}: final weights fingerprint {distributed_fit.weights_fingerprint(model)}"
-        )
-        if not worker.is_chief:
-            shutil.rmtree(out_dir, ignore_errors=True)
+    place.finish(model)
     if worker.is_chief:  # the run's row in TensorBoard's HParams dashboard
         hparams.write_summary(config, metrics, "test")
     runs.print_summary("Test", metrics, config.run_dir)
     return metrics
 
 
-def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
-    """Evaluates a finished run on `split` (default: its test split) and writes RUN_DIR/eval."""
+def _build_and_compile(spec, config, data_info, training_examples, steps_per_epoch):
+    """The model, its data-fitted layers adapted, compiled with Adam on a cosine schedule and
+    its optimizer built (so a backup can be restored into it). Call inside strategy.scope()."""
+    model = _build(spec, data_info, config.hyperparameters)
+    if spec.adapt:  # a vocabulary, normalization statistics: learned from the training split only
+        print("Adapting preprocessing layers to the training split...")
+        spec.adapt(
+            model,
+            input_pipeline.training_inputs(training_examples, spec.preprocess, config.batch_size),
+        )
+    # Cosine decay: large steps early, small ones to settle at the end; TensorBoard plots it.
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps_per_epoch
+    )
+    # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=spec.loss,
+        metrics=list(spec.metrics),
+        jit_compile="auto" if config.jit_compile is None else config.jit_compile,
+    )
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+class OneProcess:
+    """How a run trains in one process, on every device of this machine: Keras' own fit and
+    evaluate, everything written to the run directory."""
+
+    def __init__(self, config: RunConfig, strategy, worker: distribution.Worker):
+        self.config, self.strategy = config, strategy
+        self.out_dir = config.run_dir
+        self.backup_dir = os.path.join(config.run_dir, "backup")
+
+    def check_inputs(self, training_examples, preprocess) -> None:
+        _check_replicas_can_split(self.strategy, training_examples, preprocess)
+
+    def agreed_epochs(self, epochs: int) -> int:
+        return epochs
+
+    def fit(self, model, stream, validation, initial_epoch, steps_per_epoch, callbacks) -> None:
+        model.fit(
+            stream,
+            validation_data=validation,
+            epochs=self.config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            shuffle=False,  # the stream is already shuffled, reproducibly
+            callbacks=callbacks,
+        )
+
+    def evaluate(self, model, test) -> dict:
+        return _as_floats(model.evaluate(test, return_dict=True, verbose=0))
+
+    def finish(self, model) -> None:
+        pass
+
+
+class SeveralWorkers(OneProcess):
+    """How one worker of a multi-worker run trains: training/distributed_fit.py (Keras' fit
+    fails there); only the chief writes the run directory, the others write to a temporary
+    folder deleted at the end, and each keeps its own backup in RUN_DIR/backup/worker-<index>."""
+
+    def __init__(self, config: RunConfig, strategy, worker: distribution.Worker):
+        super().__init__(config, strategy, worker)
+        self.worker = worker
+        if worker.is_chief:
+            print(f"Worker {worker.index} of {worker.count} (chief): writes the run directory.")
+        else:
+            print(
+                f"Worker {worker.index} of {worker.count}: the chief writes the run directory; "
+                "this worker's copy goes to a temporary folder."
+            )
+            self.out_dir = tempfile.mkdtemp(prefix=f"worker-{worker.index}-")
+            self.backup_dir = os.path.join(config.run_dir, "backup", f"worker-{worker.index}")
+
+    def check_inputs(self, training_examples, preprocess) -> None:
+        pass  # distributed_fit splits any input across the workers
+
+    def agreed_epochs(self, epochs: int) -> int:
+        """The last epoch every worker backed up (one may have died after another saved)."""
+        return distributed_fit.epochs_every_worker_finished(self.strategy, epochs)
+
+    def fit(self, model, stream, validation, initial_epoch, steps_per_epoch, callbacks) -> None:
+        distributed_fit.fit(
+            model,
+            self.strategy,
+            stream,
+            validation,
+            self.config.epochs,
+            initial_epoch,
+            steps_per_epoch,
+            callbacks,
+            verbose=1 if self.worker.is_chief else 0,
+        )
+
+    def evaluate(self, model, test) -> dict:
+        return distributed_fit.evaluate(model, self.strategy, test)
+
+    def finish(self, model) -> None:
+        fingerprint = distributed_fit.weights_fingerprint(model)  # equal on every worker
+        print(f"Worker {self.worker.index}: final weights fingerprint {fingerprint}")
+        if not self.worker.is_chief:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+
+
+def evaluate(config: RunConfig, spec, split: str | None = None, **options) -> dict:
+    """Evaluates a finished run on `split` (default: its test split) and writes RUN_DIR/eval;
+    `options` are the model's own (spec.evaluate_options), for its report."""
     model = runs.load_model(config.run_dir)
     examples, info, splits = input_pipeline.load(
         config.dataset, config.data_dir, test=split or config.test_split
@@ -246,7 +283,7 @@ def evaluate(config: RunConfig, spec, split: str | None = None) -> dict:
 
     out_dir = runs.output_dir(config.run_dir, "eval")
     files, report_metrics = (
-        spec.report(model, batches, data_info, out_dir) if spec.report else ({}, {})
+        spec.report(model, batches, data_info, out_dir, **options) if spec.report else ({}, {})
     )
     metrics.update(report_metrics)
     history_path = os.path.join(config.run_dir, "history.csv")

@@ -10,7 +10,7 @@ call it.
 
 import tensorflow as tf
 
-from models import audio
+from models import audio, transcripts
 from models.registry import Endpoint, Serving
 from training import preprocessing
 
@@ -76,6 +76,35 @@ def waveform_classifier(model) -> Serving:
             ),
         ),
         networks=(model,),
+    )
+
+
+def transcriber(model) -> Serving:
+    """float32 waveforms (batch, samples) in [-1, 1] at the training data's sample rate,
+    zero-padded, any length -> the decoded transcript and the per-frame probabilities.
+
+    "words": (batch, frames) int32 word ids (the class index: digit k for spoken_digit), -1
+    after the transcript's end; decoded greedily (each frame's most likely symbol, repeats
+    collapsed, blanks dropped), not with evaluate.py's beam search. "probabilities": (batch,
+    frames, words + 1), symbol 0 being CTC's blank, for a client's own decoder."""
+
+    def transcribe(waveform):
+        probabilities = model(waveform, training=False)
+        tokens = transcripts.decode(probabilities)  # word k is token k + 1; -1 or 0 pads
+        return {"words": tf.where(tokens > 0, tokens - 1, -1), "probabilities": probabilities}
+
+    return Serving(
+        endpoints=(
+            Endpoint(
+                "transcribe", transcribe, tf.TensorSpec((None, None), tf.float32, name="waveform")
+            ),
+        ),
+        networks=(model,),
+        litert_refusal=(
+            "LiteRT's converter turns its LSTMs into built-in ops only for a fixed batch and "
+            "length, and an utterance has no fixed length (a fixed one would cut or pad what is "
+            "said)"
+        ),
     )
 
 

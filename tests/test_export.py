@@ -72,7 +72,6 @@ def make_run(name: str, run_dir) -> None:
     model = spec.build_model(data_info, hyperparameters)
     if spec.adapt:
         spec.adapt(model, tf.data.Dataset.from_tensors(batch[0]))
-    model.compile(optimizer="adam", loss=spec.loss, metrics=list(spec.metrics))
     move_weights(model)
     os.makedirs(run_dir)
     config = RunConfig(

@@ -11,6 +11,7 @@ leaves no half-written export behind.
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 
@@ -145,12 +146,17 @@ def _stderr_to(file):
 
 
 def _first_error(text: str) -> str:
-    """The converter's first line that says what went wrong, shortened."""
-    for line in text.splitlines():
-        if "TF Select ops:" in line or "error:" in line:
-            reason = line.split("error:", 1)[-1].strip()
-            return reason if len(reason) <= 300 else reason[:297] + "..."
-    return text.strip().splitlines()[0][:300] if text.strip() else "the converter failed"
+    """What the converter says went wrong, in one short line: the ops LiteRT lacks, or the
+    first op it could not convert and why."""
+    lacking = re.search(r"TF Select ops: ([^\n]+)", text)
+    if lacking:
+        return f"LiteRT's built-in ops lack {lacking.group(1).strip()}"
+    failed = re.search(r"'tf\.(\w+)' op ([^\n]+)", text)
+    if failed:
+        reason = f"its {failed.group(1)} op {failed.group(2).strip()}"
+        return reason if len(reason) <= 300 else reason[:297] + "..."
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else "the converter failed without saying why"
 
 
 def describe(written: dict[str, str], model_name: str) -> str:

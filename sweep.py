@@ -109,7 +109,7 @@ def main(argv=None) -> int:
                 "flags": train_flags,
             },
         )
-        print(f"Sweep {sweep_dir}: {len(trials)} trials.")
+        print(f"Sweep {sweep_dir}: {len(trials)} trial{'s' if len(trials) > 1 else ''}.")
         results = sweeps.run_trials(trials, args.model, train_flags, train.main)
         sweep_report.report(sweep_dir, grid, results, args.metric)
     except UsageError as error:

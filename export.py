@@ -7,14 +7,15 @@ RUN_DIR/export is never overwritten. Bad input exits with code 2.
 """
 
 import argparse
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from training import startup
 
-import models  # noqa: E402  (registers every model, which loading model.keras needs)
-from training import export, runs  # noqa: E402
-from training.errors import UsageError  # noqa: E402
+startup.quiet_tensorflow()
+
+import models  # registers every model, which loading model.keras needs
+from training import export, runs
+from training.errors import UsageError
 
 
 def main(argv=None) -> int:

@@ -171,9 +171,11 @@ def describe(written: dict[str, str], model_name: str) -> str:
             _, inputs = signatures[name].structured_input_signature
             outputs = signatures[name].structured_outputs
             lines.append(f"  signature {name}: {_specs(inputs)} -> {_specs(outputs)}")
+        (default_input,) = signatures["serving_default"].structured_input_signature[1]
         lines += [
             f"  inspect: saved_model_cli show --dir {path} --all",
-            f"  Python:  tf.saved_model.load({path!r}).signatures['serving_default'](NAME=tensor)",
+            f"  Python:  tf.saved_model.load({path!r})"
+            f".signatures['serving_default']({default_input}=a_tensor)",
             "  serve:   TensorFlow Serving with the folder above its version folder mounted as "
             f"/models/{model_name} (the README's Deploy section)",
         ]
@@ -183,15 +185,18 @@ def describe(written: dict[str, str], model_name: str) -> str:
         path = written["litert"]
         interpreter = Interpreter(model_path=path)
         lines.append(f"LiteRT: {path}")
-        for name in interpreter.get_signature_list():
+        signatures = interpreter.get_signature_list()  # {name: {"inputs": [...], ...}}
+        for name in signatures:
             runner = interpreter.get_signature_runner(name)
             lines.append(
                 f"  signature {name}: {_details(runner.get_input_details())} -> "
                 f"{_details(runner.get_output_details())}"
             )
+        first = next(iter(signatures))
         lines.append(
             "  Python:  from ai_edge_litert.interpreter import Interpreter; "
-            f"Interpreter(model_path={path!r}).get_signature_runner(NAME)(INPUT=array)"
+            f"Interpreter(model_path={path!r}).get_signature_runner({first!r})"
+            f"({signatures[first]['inputs'][0]}=a_numpy_array)"
         )
     return "\n".join(lines)
 

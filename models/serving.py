@@ -10,7 +10,7 @@ call it.
 
 import tensorflow as tf
 
-from models import audio, transcripts
+from models import audio
 from models.registry import Endpoint, Serving
 from training import preprocessing
 
@@ -83,15 +83,15 @@ def transcriber(model) -> Serving:
     """float32 waveforms (batch, samples) in [-1, 1] at the training data's sample rate,
     zero-padded, any length -> the decoded transcript and the per-frame probabilities.
 
-    "words": (batch, frames) int32 word ids (the class index: digit k for spoken_digit), -1
-    after the transcript's end; decoded greedily (each frame's most likely symbol, repeats
-    collapsed, blanks dropped), not with evaluate.py's beam search. "probabilities": (batch,
-    frames, words + 1), symbol 0 being CTC's blank, for a client's own decoder."""
+    "words": (batch, longest transcript) int32 word ids (the class index: digit k for
+    spoken_digit), -1 after each transcript's end; decoded greedily (each frame's most likely
+    symbol, repeats collapsed, blanks dropped), not with evaluate.py's beam search.
+    "probabilities": (batch, frames, words + 1), symbol 0 being CTC's blank and word k symbol
+    k + 1, for a client's own decoder."""
 
     def transcribe(waveform):
-        probabilities = model(waveform, training=False)
-        tokens = transcripts.decode(probabilities)  # word k is token k + 1; -1 or 0 pads
-        return {"words": tf.where(tokens > 0, tokens - 1, -1), "probabilities": probabilities}
+        probabilities = model(waveform, training=False)  # padding frames are all zeros
+        return {"words": greedy_ctc_words(probabilities), "probabilities": probabilities}
 
     return Serving(
         endpoints=(
@@ -106,6 +106,16 @@ def transcriber(model) -> Serving:
             "said)"
         ),
     )
+
+
+def greedy_ctc_words(probabilities) -> tf.Tensor:
+    """(batch, frames, words + 1) CTC probabilities, blank first -> (batch, longest) int32 word
+    ids, -1 padded: each frame's most likely symbol, repeats collapsed, blanks dropped
+    ("1 1 blank 1 2" -> words 0, 0, 1). An all-zero padding frame counts as a blank."""
+    best = tf.argmax(probabilities, axis=-1, output_type=tf.int32)  # (batch, frames)
+    previous = tf.pad(best[:, :-1], [[0, 0], [1, 0]], constant_values=-1)
+    keep = tf.logical_and(best != previous, best != 0)
+    return tf.ragged.boolean_mask(best - 1, keep).to_tensor(default_value=-1)
 
 
 def _generate_endpoint(model, name: str, input_name: str) -> Endpoint:

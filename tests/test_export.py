@@ -20,6 +20,7 @@ import export
 import models
 import train
 from conftest import ROOT, tiny_flags
+from models import serving
 from synthetic import mock_learnable, sentiment_reviews
 from training import input_pipeline, runs
 from training.config import RunConfig
@@ -33,9 +34,9 @@ LITERT_TOLERANCE = 1e-5  # LiteRT's own kernels (XNNPACK); measured differences 
 # One model per kind: the first model (by name) of each `serving` function.
 KINDS = {}
 for name in models.names():
-    serving = models.get_spec(name).serving
-    if serving and serving.__name__ not in KINDS:
-        KINDS[serving.__name__] = name
+    declared = models.get_spec(name).serving
+    if declared and declared.__name__ not in KINDS:
+        KINDS[declared.__name__] = name
 
 # What each kind's serving_default takes, as the README documents it (for the tiny test models
 # on mock mnist, IMDB, spoken_digit and the agents' two-number toy game).
@@ -148,8 +149,8 @@ def exported(tmp_path_factory):
         with contextlib.redirect_stdout(printed):
             assert export.main([str(run_dir)]) == 0
         results[kind] = {"run_dir": run_dir, "printed": printed.getvalue(), "calls": []}
-        serving = models.get_spec(name).serving(keras.saving.load_model(run_dir / "model.keras"))
-        for endpoint in serving.endpoints:
+        declared = models.get_spec(name).serving(keras.saving.load_model(run_dir / "model.keras"))
+        for endpoint in declared.endpoints:
             formats = {"saved_model/1": endpoint.input}
             if os.path.exists(run_dir / "export" / "model.tflite"):
                 formats["model.tflite"] = endpoint.litert_input or endpoint.input
@@ -275,3 +276,15 @@ def test_litert_alone_for_a_model_litert_cannot_hold_writes_nothing(exported, tm
     code, error = run_export([run_dir, "--format", "litert"], capsys)
     assert code == 2 and "LiteRT cannot hold" in error and "--format saved_model" in error
     assert sorted(os.listdir(run_dir)) == ["config.json", "model.keras"]  # no export, no scratch
+
+
+def test_transcriber_decodes_greedily_collapsing_repeats_and_dropping_blanks():
+    """Symbols per frame (0 is CTC's blank, word k is k + 1): "2 2 blank 2 3" says words 1, 1,
+    2; all-zero padding frames say nothing."""
+    probabilities = np.zeros((2, 6, 4), np.float32)
+    for frame, symbol in enumerate([2, 2, 0, 2, 3, 0]):
+        probabilities[0, frame, symbol] = 1.0
+    for frame, symbol in enumerate([1, 0, 1]):  # then three padding frames
+        probabilities[1, frame, symbol] = 1.0
+    words = serving.greedy_ctc_words(tf.constant(probabilities)).numpy()
+    np.testing.assert_array_equal(words, [[1, 1, 2], [0, 0, -1]])

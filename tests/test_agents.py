@@ -190,10 +190,13 @@ def finish(process, timeout=180) -> str:
     return output
 
 
-@pytest.mark.parametrize("model", AGENTS)
-def test_resume_after_sigkill_continues_the_step_count(model, tmp_path):
+@pytest.mark.parametrize(
+    "model, stop", [("dqn", signal.SIGINT), ("policy_gradient", signal.SIGKILL)]
+)
+def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
     """Killed after a backup, the same command resumes at the backup's step and ends exactly
-    where an uninterrupted run ends."""
+    where an uninterrupted run ends. Ctrl-C (SIGINT) says so in one line; after it the latest
+    backup is damaged, and the resumed run falls back to the one before it, still exactly."""
     steps = 3000
     extra = [
         "--env-steps",
@@ -211,19 +214,24 @@ def test_resume_after_sigkill_continues_the_step_count(model, tmp_path):
     process = start_agent(flags)
     backup = tmp_path / "killed" / "backup" / "state.npz"
     deadline = time.monotonic() + 120
-    while (
-        not backup.exists() or int(np.load(backup)["loop/step"]) < 300
-    ):  # a backup after some learning
+    previous = backup.parent / "previous.npz"
+    while not (previous.exists() and backup.exists()):  # two backups, after some learning
         assert process.poll() is None, process.stdout.read()[-3000:]
         assert time.monotonic() < deadline, "no backup appeared"
         time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(stop)
+    output = process.communicate(timeout=60)[0]
     assert not (tmp_path / "killed" / "model.keras").exists()
     backed_up_step = int(np.load(backup)["loop/step"])
+    if stop == signal.SIGINT:
+        assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
+        assert f"interrupted at step {backed_up_step} of {steps}. To resume, run:" in output
+        backup.write_bytes(backup.read_bytes()[:1000])  # a backup cut short
+        backed_up_step = int(np.load(previous)["loop/step"])
 
     output = finish(start_agent(flags))
     assert f"at step {backed_up_step} of {steps}" in output
+    assert ("state.npz cannot be read" in output) == (stop == signal.SIGINT)
     finish(uninterrupted)
     for run in ("killed", "uninterrupted"):
         assert json.loads((tmp_path / run / "metrics.json").read_text())["env_steps"] == steps

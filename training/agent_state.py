@@ -153,10 +153,12 @@ class StepBackup:
         )
         arrays.update({f"best/{index}": weight for index, weight in enumerate(loop.best_weights)})
         os.makedirs(self.backup_dir, exist_ok=True)
-        if os.path.exists(self.path):
-            os.replace(self.path, self.previous_path)
-        with runs.replaced(self.path) as temporary, open(temporary, "wb") as file:
-            np.savez(file, **arrays)
+        # The new backup is written whole first; then two renames keep the one before it.
+        with runs.replaced(self.path) as temporary:
+            with open(temporary, "wb") as file:
+                np.savez(file, **arrays)
+            if os.path.exists(self.path):
+                os.replace(self.path, self.previous_path)
 
     def _readable(self) -> str | None:
         """The newest backup that reads whole (a damaged one is skipped, and said so)."""

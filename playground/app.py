@@ -232,10 +232,12 @@ def generative_tab(playground: Playground):
             with gr.Row():
                 seed_a = gr.Number(value=1, precision=0, label="From seed")
                 seed_b = gr.Number(value=2, precision=0, label="To seed")
-            fraction = gr.Slider(0, 1, value=0.5, step=0.05, label="Along the way")
+            fraction = gr.Slider(
+                0, 1, value=0.5, step=0.05, label="Along the way", elem_id="fraction"
+            )
             between = gr.Image(label="In between", type="numpy")
         with gr.Column():
-            x = gr.Slider(-3, 3, value=0, step=0.1, label="Latent x (2-D VAE)")
+            x = gr.Slider(-3, 3, value=0, step=0.1, label="Latent x (2-D VAE)", elem_id="latent-x")
             y = gr.Slider(-3, 3, value=0, step=0.1, label="Latent y (2-D VAE)")
             point = gr.Image(label="At that point", type="numpy")
     samples_button.click(

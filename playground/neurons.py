@@ -16,6 +16,7 @@ POINTS = 200
 BATCH_SIZE = 10
 PLANE = 1.2  # the plane drawn is [-PLANE, PLANE] squared; the points lie inside [-1, 1]
 RESOLUTION = 60  # pixels per side of each drawn plane
+LOSS_EVERY = 10  # steps between two points of the loss curve
 
 
 def points(dataset: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,12 +84,12 @@ def train(lesson: dict | None, steps: int, *settings) -> dict:
     network = lesson["network"]
     if not lesson["losses"]:
         lesson["losses"].append((0, _loss(network, coordinates, labels)))
-    for _ in range(int(steps)):
+    for step in range(1, int(steps) + 1):
         batch = lesson["rng"].choice(len(labels), BATCH_SIZE, replace=False)
         network.train_on_batch(coordinates[batch], labels[batch])
         lesson["steps"] += 1
-    if steps:
-        lesson["losses"].append((lesson["steps"], _loss(network, coordinates, labels)))
+        if step % LOSS_EVERY == 0 or step == int(steps):
+            lesson["losses"].append((lesson["steps"], _loss(network, coordinates, labels)))
     return lesson
 
 
@@ -116,12 +117,14 @@ def boundary_figure(lesson: dict) -> Figure:
     figure = Figure(figsize=(8, 3.6), layout="constrained")
     loss_axes, plane_axes = figure.subplots(1, 2)
     steps, losses = zip(*lesson["losses"])
-    loss_axes.plot(steps, losses, marker="o", markersize=3)
+    loss_axes.plot(steps, losses)
     loss_axes.set(xlabel="steps", ylabel="loss (all points)", title=f"Loss {losses[-1]:.3f}")
     extent = (-PLANE, PLANE, -PLANE, PLANE)
     probability = plane_outputs(lesson["network"])[-1][..., 0]
     plane_axes.imshow(probability, extent=extent, cmap="RdBu", vmin=0, vmax=1)
-    plane_axes.scatter(*coordinates.T, c=labels, cmap="RdBu", vmin=-0.3, vmax=1.3, s=8, ec="k")
+    plane_axes.scatter(
+        *coordinates.T, c=labels, cmap="RdBu", vmin=-0.2, vmax=1.2, s=14, ec="white", lw=0.4
+    )
     plane_axes.set(title=f"Decision boundary after {lesson['steps']} steps", xticks=[], yticks=[])
     return figure
 

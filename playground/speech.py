@@ -2,6 +2,8 @@
 word, or a transcript), the class probabilities of a word classifier and the spectrogram the
 model read."""
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -12,6 +14,7 @@ from training import figures
 def listen(model, spec, description: dict, path: str):
     """(evaluate.py --audio's line, {class name: probability} or None, spectrogram figure)."""
     answer = spec.command_line_input.predict(model, description, path)  # refuses bad files
+    answer = answer.replace(path, os.path.basename(path))  # the page's upload folder says nothing
     waveform = audio.read_wav(path, description["sample_rate"])  # (samples,) in [-1, 1]
     return answer, probabilities(model, description, waveform), heard(model, description, waveform)
 

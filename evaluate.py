@@ -15,11 +15,14 @@ import sys
 
 from training import flags, startup
 
-startup.quiet_tensorflow()
-
-import models  # registers every model, which loading model.keras needs
-from training import runs
-from training.errors import UsageError
+try:  # TensorFlow loads for seconds: Ctrl-C meanwhile ends quietly too
+    startup.quiet_tensorflow()
+    import models  # registers every model, which loading model.keras needs
+    from training import runs
+    from training.errors import UsageError
+except KeyboardInterrupt:
+    print("evaluate.py: interrupted while starting.", file=sys.stderr)
+    sys.exit(130)
 
 OPTIONS = ("split", "episodes", "features")  # evaluation options; each model takes some
 
@@ -38,10 +41,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--data-dir",
+        type=flags.non_empty,
         help="TFDS data folder (default: $TFDS_DATA_DIR, else the one the run was trained from)",
     )
     parser.add_argument(
-        "--episodes", type=flags.positive_int, help="agents: greedy episodes to run (default: 100)"
+        "--episodes", type=flags.episodes, help="agents: greedy episodes to run (default: 100)"
     )
     # One flag per kind of raw input some model declares (--text, ...), gathered from the registry.
     inputs = {

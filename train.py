@@ -8,6 +8,7 @@ and a message.
 
 import argparse
 import os
+import signal
 import sys
 
 from training import flags, startup
@@ -21,7 +22,9 @@ def make_parser() -> argparse.ArgumentParser:
         "--list", action="store_true", help="list the models and their default data, then exit"
     )
     parser.add_argument(
-        "--dataset", help="TFDS dataset name (default: the model's own, e.g. mnist)"
+        "--dataset",
+        type=flags.non_empty,
+        help="TFDS dataset name (default: the model's own, e.g. mnist)",
     )
     parser.add_argument(
         "--epochs",
@@ -45,6 +48,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--env",
+        type=flags.non_empty,
         help="agents: gymnasium environment id with discrete actions (default: CartPole-v1)",
     )
     parser.add_argument(
@@ -54,11 +58,14 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--run-dir",
+        type=flags.non_empty,
         help="where outputs go (default: runs/<model>-<dataset or environment>-<time>); "
         "an unfinished run there is resumed",
     )
     parser.add_argument(
-        "--data-dir", help="TFDS data folder (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)"
+        "--data-dir",
+        type=flags.non_empty,
+        help="TFDS data folder (default: $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     )
     parser.add_argument(
         "--train-split",
@@ -125,10 +132,16 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
         return exit_request.code
-    startup.quiet_tensorflow()
-    # Imported once the flags are known to be good: they import TensorFlow (seconds).
-    import models  # registers every model
-    from training import runs
+    # SIGTERM (a cluster manager, `timeout`, `kill`) stops a run as Ctrl-C does: one line.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        startup.quiet_tensorflow()
+        # Imported once the flags are known to be good: they import TensorFlow (seconds).
+        import models  # registers every model
+        from training import runs
+    except KeyboardInterrupt:
+        print("train.py: interrupted while starting; nothing was written.", file=sys.stderr)
+        return 130
 
     if args.list:
         list_models(models)

@@ -95,6 +95,11 @@ def predict_text(model, data: dict, text: str) -> str:
         raise UsageError(
             'the text is empty; give a sentence to classify, e.g. --text "a moving film".'
         )
+    if not bytes(standardize(tf.constant(text)).numpy()).strip():
+        raise UsageError(
+            f"the text {shorten(text)!r} has no word in it (only punctuation or symbols); give "
+            'a sentence to classify, e.g. --text "a moving film".'
+        )
     probabilities = np.asarray(model(tf.constant([text]), training=False))[0]  # (num_classes,)
     best = int(np.argmax(probabilities))
     return f"{data['class_names'][best]} (probability {probabilities[best]:.3f}): {shorten(text)}"

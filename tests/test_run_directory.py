@@ -172,3 +172,32 @@ def test_a_damaged_dataset_file_is_named_and_the_run_resumes_once_it_is_fixed(tm
     shutil.rmtree(data_dir)
     synthetic.write_tfds_dataset(str(data_dir), "mnist", ("train", "test"), 512)
     assert train.main(flags) == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"epoch,loss\n0,abc\n", b"x,y\ngarbage\x00\xff"])
+def test_a_damaged_history_leaves_out_its_figure(content, relative_run, tmp_path, capsys):
+    run_dir = tmp_path / "damaged-history"
+    shutil.copytree(relative_run, run_dir)
+    (run_dir / "history.csv").write_bytes(content)
+    code, captured = run_evaluate([str(run_dir)], capsys)
+    assert code == 0, captured.err
+    assert not (run_dir / "eval" / "training_curves.png").exists()
+    assert json.loads((run_dir / "eval" / "metrics.json").read_text())["accuracy"] >= 0
+    if content:
+        assert "history.csv cannot be read" in captured.out
+
+
+def test_a_cut_short_model_file_is_named_as_such(relative_run, tmp_path, capsys):
+    run_dir = tmp_path / "cut-short"
+    shutil.copytree(relative_run, run_dir)
+    model_file = run_dir / "model.keras"
+    model_file.write_bytes(model_file.read_bytes()[:5000])
+    code, captured = run_evaluate([str(run_dir)], capsys)
+    assert code == 2 and "not a whole .keras file" in captured.err
+
+
+def test_an_empty_run_dir_or_a_huge_episode_count_is_refused(capsys):
+    assert train.main(["--model", "mlp", "--run-dir", ""]) == 2
+    assert "must not be empty" in capsys.readouterr().err
+    assert evaluate.main(["somewhere", "--episodes", "99999999999999999999"]) == 2
+    assert "must be at most 100,000" in capsys.readouterr().err

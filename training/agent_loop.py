@@ -267,13 +267,15 @@ def evaluate(config: RunConfig, spec, episodes: int | None = None) -> dict:
     }
     history = figures.read_history(os.path.join(config.run_dir, EPISODES_FILE))
     evaluated = figures.read_history(os.path.join(config.run_dir, EVALUATIONS_FILE))
-    if history:
+    if history.get("step") and history.get("return"):
         files["training_returns"] = figures.save_png(
             figures.episode_returns_figure(
                 np.array(history["step"]),
                 np.array(history["return"]),
                 MOVING_AVERAGE,
-                evaluations=(evaluated["step"], evaluated["mean_return"]) if evaluated else None,
+                evaluations=(evaluated["step"], evaluated["mean_return"])
+                if evaluated.get("step") and evaluated.get("mean_return")
+                else None,
             ),
             os.path.join(out_dir, "training_returns.png"),
         )

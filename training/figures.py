@@ -8,6 +8,7 @@ freed like any Python object, and leave pyplot's backend (a notebook's inline on
 
 import csv
 import io
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -83,10 +84,17 @@ def example_grid_figure(images, labels, predictions, class_names, columns=8):
 
 
 def read_history(path: str) -> dict[str, list[float]]:
-    """history.csv (written by keras.callbacks.CSVLogger) as {column: values}."""
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    """history.csv (written by keras.callbacks.CSVLogger) as {column: values}; {} when the file
+    is missing or damaged (said on stdout), so an evaluation goes on without its curves."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        with open(path, newline="") as file:
+            rows = list(csv.DictReader(file))
+        return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+    except (ValueError, TypeError, UnicodeDecodeError, csv.Error) as error:
+        print(f"{path} cannot be read ({type(error).__name__}: {error}); no figure from it.")
+        return {}
 
 
 def training_curves_figure(history: dict[str, list[float]]):

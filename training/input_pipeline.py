@@ -100,11 +100,13 @@ def _builder(name, data_dir):
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.DatasetNotFoundError:
-        raise UsageError(
-            f"unknown dataset {name!r}: TFDS has no dataset of that name. See "
-            "https://www.tensorflow.org/datasets/catalog for names (for example mnist, "
-            "fashion_mnist, cifar10)."
-        ) from None
+        problem = "TFDS has no dataset of that name"
+    except (ValueError, AssertionError) as error:  # a malformed name, a version TFDS lacks
+        problem = str(error).splitlines()[0][:300]
+    raise UsageError(
+        f"unknown dataset {name!r}: {problem}. See https://www.tensorflow.org/datasets/catalog "
+        "for names (for example mnist, fashion_mnist, cifar10)."
+    )
 
 
 def _as_datasets(builder, train, validation, test):

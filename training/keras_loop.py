@@ -286,11 +286,10 @@ def evaluate(config: RunConfig, spec, split: str | None = None, **options) -> di
         spec.report(model, batches, data_info, out_dir, **options) if spec.report else ({}, {})
     )
     metrics.update(report_metrics)
-    history_path = os.path.join(config.run_dir, "history.csv")
-    if os.path.exists(history_path):
+    history = figures.read_history(os.path.join(config.run_dir, "history.csv"))
+    if history:
         files["training_curves"] = figures.save_png(
-            figures.training_curves_figure(figures.read_history(history_path)),
-            os.path.join(out_dir, "training_curves.png"),
+            figures.training_curves_figure(history), os.path.join(out_dir, "training_curves.png")
         )
     runs.write_json(os.path.join(out_dir, "metrics.json"), {"split": splits.test, **metrics})
     runs.print_summary(f"Split {splits.test}", metrics, config.run_dir)

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import tempfile
+import zipfile
 
 import keras
 
@@ -177,9 +178,15 @@ def load_model(run_dir: str) -> keras.Model:
                 f"{keras.__version__} ({type(error).__name__}: {error}). Install the versions "
                 "in requirements.txt (pip install -r requirements.txt)."
             ) from None
+        reason = (
+            "it is not a whole .keras file (a .keras file is a zip archive; this one is cut "
+            "short or is something else)"
+            if os.path.exists(path) and not zipfile.is_zipfile(path)
+            else f"{type(error).__name__}: {error}"
+        )
         raise UsageError(
-            f"cannot load {path} ({type(error).__name__}: {error}); the file is damaged or not "
-            "a Keras model. Copy it again from where the run was made, or train again."
+            f"cannot load {path} ({reason}); the file is damaged or not a Keras model. Copy it "
+            "again from where the run was made, or train again."
         ) from None
 
 

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -10,7 +12,7 @@ import tensorflow as tf
 
 import models
 import train
-from conftest import tiny_flags
+from conftest import ROOT, tiny_flags
 from synthetic import mock_learnable
 from training import input_pipeline
 
@@ -107,3 +109,15 @@ def test_trains_unchanged_on_other_image_datasets(model_name, dataset, input_sha
     config = json.loads((run_dir / "config.json").read_text())
     assert config["dataset"] == dataset and tuple(config["data"]["input_shape"]) == input_shape
     assert keras.saving.load_model(run_dir / "model.keras").input_shape == (None, *input_shape)
+
+
+def test_importing_the_models_leaves_tensorflow_unstarted():
+    """MultiWorkerMirroredStrategy must configure TensorFlow's runtime before it starts, so
+    registering the models (which train.py does first) may create no tensor or variable:
+    a metric instance in a spec, say, would start it ("Collective ops must be configured at
+    program startup")."""
+    check = (  # devices can be configured only before the runtime starts
+        "import models, tensorflow as tf; cpu = tf.config.list_physical_devices('CPU')[0]; "
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()])"
+    )
+    subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True, timeout=180)

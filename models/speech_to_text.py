@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from models import audio, spoken_strings, transcription, transcripts
+from models import audio, serving, spoken_strings, transcription, transcripts
 from models.registry import CommandLineInput, ModelSpec, register
 from training import preprocessing
 
@@ -200,8 +200,8 @@ def adapt(model: keras.Model, training_waveforms) -> None:
 register(
     ModelSpec(
         name="speech_to_text",
-        description="CTC recognizer: log-mel, strided convolutions, bidirectional LSTMs; "
-        "transcribes digit strings",
+        description="CTC recognizer: log-mel frames, bidirectional LSTMs; transcribes digit "
+        "strings",
         dataset="spoken_digit",
         describe_data=preprocessing.describe_audio_classification,
         preprocess=clip_with_speaker,
@@ -226,6 +226,7 @@ register(
             "dropout_rate": 0.0,
             "beam_width": 4,
         },
+        serving=serving.transcriber,
         epochs=8,
         batch_size=32,
         learning_rate=3e-3,

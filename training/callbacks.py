@@ -50,7 +50,7 @@ class EpochBackup(keras.callbacks.Callback):
                 reader = tf.train.load_checkpoint(path)
                 for name in reader.get_variable_to_shape_map():
                     reader.get_tensor(name)  # reads every byte: a damaged file fails here
-            except (tf.errors.OpError, ValueError) as error:
+            except Exception as error:  # a cut-short file fails as OpError, IndexError, ...
                 print(
                     f"Backup {path} cannot be read ({type(error).__name__}); "
                     "trying the one before it."

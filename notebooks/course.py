@@ -22,7 +22,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter quiet
+from training import startup  # noqa: E402
+
+startup.quiet_tensorflow()  # TensorFlow's C++ start-up lines read as errors to a beginner
 
 import evaluate as evaluate_script  # noqa: E402
 import models  # noqa: E402  (registers every model)

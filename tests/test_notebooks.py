@@ -42,6 +42,30 @@ def test_committed_notebook_holds_no_outputs(path):
         )
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_lesson_checks_its_mechanics_and_asks_exercises(path):
+    """Each mechanic shown by hand ends in a check against the project's code or Keras (a code
+    cell tagged "check" that asserts), so the lesson fails in this suite the day it drifts from
+    the code; and each lesson asks 2-4 exercises, each with an answer folded under <details>."""
+    notebook = nbformat.read(path, as_version=4)
+    checks = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code" and "check" in cell.metadata.get("tags", [])
+    ]
+    assert len(checks) >= 2, f"{os.path.basename(path)}: {len(checks)} cells tagged 'check'"
+    for cell in checks:
+        assert "assert" in cell.source, f"a 'check' cell asserts nothing:\n{cell.source}"
+    exercises = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("### Exercise")
+    ]
+    assert 2 <= len(exercises) <= 4, f"{os.path.basename(path)}: {len(exercises)} exercises"
+    for cell in exercises:
+        assert "<details>" in cell.source and "</details>" in cell.source, cell.source
+
+
 @pytest.fixture(scope="session")
 def tiny_tfds(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("tfds")

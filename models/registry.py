@@ -109,6 +109,9 @@ class ModelSpec:
             a value must have.
         test_hyperparameters: tiny values for fast tests.
         epochs, batch_size, learning_rate: training defaults, tuned so the model really learns.
+        warmup_fraction: the share of all training steps over which the learning rate rises
+            linearly from 0 before its cosine decay (0: no warm-up). Early steps on freshly
+            initialised weights are the least reliable; a warm-up keeps them small.
         callbacks: `(data_info, validation_dataset, log_dir) -> [keras.callbacks.Callback]`,
             extra callbacks such as a confusion-matrix image in TensorBoard.
         report: `(model, dataset, data_info, out_dir) -> ({name: path}, {metric: value})`
@@ -145,6 +148,7 @@ class ModelSpec:
     epochs: int
     batch_size: int
     learning_rate: float
+    warmup_fraction: float = 0.0
     callbacks: Callable[[Any, Any, str], list] = lambda data_info, validation, log_dir: []
     report: Callable[[Any, Any, Any, str], tuple[dict, dict]] | None = None
     adapt: Callable[[Any, Any], None] | None = None

@@ -121,3 +121,23 @@ def test_importing_the_models_leaves_tensorflow_unstarted():
         "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()])"
     )
     subprocess.run([sys.executable, "-c", check], cwd=ROOT, check=True, timeout=180)
+
+
+def test_cnn_scores_well_after_one_short_epoch(tmp_path):
+    """Twenty steps with the default model: its inference-time batch-norm statistics must keep
+    up with the weights, so the test score is not near chance (10%) as with lagging ones."""
+    run_dir = tmp_path / "run"
+    flags = ["--model", "cnn", "--run-dir", str(run_dir), "--epochs", "1", "--batch-size", "32"]
+    with mock_learnable(640):
+        assert train.main(flags) == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["accuracy"] > 0.8
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    from training.keras_loop import learning_rate_schedule
+
+    schedule = learning_rate_schedule(2e-3, total_steps=100, warmup_fraction=0.1)
+    rates = [float(schedule(step)) for step in (0, 5, 10, 55, 100)]
+    np.testing.assert_allclose(rates, [0.0, 1e-3, 2e-3, 1e-3, 0.0], atol=1e-6)
+    no_warmup = learning_rate_schedule(2e-3, total_steps=100, warmup_fraction=0.0)
+    np.testing.assert_allclose([float(no_warmup(0)), float(no_warmup(50))], [2e-3, 1e-3], atol=1e-6)

@@ -159,6 +159,20 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
     return metrics
 
 
+def learning_rate_schedule(peak: float, total_steps: int, warmup_fraction: float):
+    """Linear warm-up from 0 over `warmup_fraction` of the steps, then cosine decay to 0: large
+    steps early, small ones to settle at the end. TensorBoard plots it (learning_rate)."""
+    warmup_steps = int(warmup_fraction * total_steps)
+    if warmup_steps == 0:
+        return keras.optimizers.schedules.CosineDecay(peak, decay_steps=total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps=max(1, total_steps - warmup_steps),
+        warmup_target=peak,
+        warmup_steps=warmup_steps,
+    )
+
+
 def _build_and_compile(spec, config, data_info, training_examples, steps_per_epoch):
     """The model, its data-fitted layers adapted, compiled with Adam on a cosine schedule and
     its optimizer built (so a backup can be restored into it). Call inside strategy.scope()."""
@@ -169,9 +183,8 @@ def _build_and_compile(spec, config, data_info, training_examples, steps_per_epo
             model,
             input_pipeline.training_inputs(training_examples, spec.preprocess, config.batch_size),
         )
-    # Cosine decay: large steps early, small ones to settle at the end; TensorBoard plots it.
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.epochs * steps_per_epoch
+    schedule = learning_rate_schedule(
+        config.learning_rate, config.epochs * steps_per_epoch, spec.warmup_fraction
     )
     # Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer.
     model.compile(

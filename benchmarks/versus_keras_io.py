@@ -1,0 +1,140 @@
+"""The default CNN against the classic Keras MNIST convnet, side by side, in one run.
+
+    TFDS_DATA_DIR=../shared/tfds python benchmarks/versus_keras_io.py [--figure docs/cnn_versus_keras_io.png]
+
+Both are whole processes, start-up and data loading included, run one after the other on the
+same training images (`train[:90%]`, train.py's default) and scored on the test split after
+every epoch:
+
+1. Time to accuracy: `python train.py --model cnn` with its defaults (`--val-split test`, so the
+   accuracy it reports after each epoch is test accuracy), and benchmarks/keras_io_convnet.py
+   for `--reference-epochs` epochs. Prints, for each, the wall time at the end of the first
+   epoch at or above `--target` (98.8%), their ratio, and draws test accuracy against wall time.
+2. A short budget: one epoch on the first 4,000 training images, test accuracy of both.
+
+Extra flags go to train.py (e.g. `--set filters=32,64`), to compare other settings with the
+same yardstick.
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def run_ours(flags: list[str]) -> list[dict]:
+    """train.py in a new process; [{epoch, seconds since launch, test_accuracy}, ...]."""
+    run_dir = os.path.join(tempfile.mkdtemp(prefix="versus-keras-io-"), "run")
+    command = [sys.executable, os.path.join(ROOT, "train.py"), "--model", "cnn"]
+    command += ["--run-dir", run_dir, "--val-split", "test", *flags]
+    launched = time.time()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return [
+        {"epoch": epoch, "seconds": wall_time - launched, "test_accuracy": accuracy}
+        for epoch, wall_time, accuracy in _validation_accuracy(run_dir)
+    ]
+
+
+def _validation_accuracy(run_dir: str) -> list[tuple[int, float, float]]:
+    """(epoch, wall time, accuracy) from the TensorBoard events Keras wrote after each epoch."""
+    from training import startup
+
+    startup.quiet_tensorflow()
+    import tensorflow as tf
+
+    rows = []
+    for path in glob.glob(os.path.join(run_dir, "logs", "validation", "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                if value.tag == "epoch_accuracy":
+                    accuracy = float(tf.make_ndarray(value.tensor))
+                    rows.append((event.step + 1, event.wall_time, accuracy))
+    return sorted(rows)
+
+
+def run_reference(flags: list[str]) -> list[dict]:
+    """benchmarks/keras_io_convnet.py in a new process; its JSON lines."""
+    command = [sys.executable, os.path.join(ROOT, "benchmarks", "keras_io_convnet.py"), *flags]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def time_to(target: float, curve: list[dict]) -> float | None:
+    """Seconds at the end of the first epoch whose test accuracy reaches `target`, else None."""
+    return next((row["seconds"] for row in curve if row["test_accuracy"] >= target), None)
+
+
+def plot(curves: dict, target: float, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4))
+    for name, curve in curves.items():
+        seconds = [row["seconds"] for row in curve]
+        accuracies = [100 * row["test_accuracy"] for row in curve]
+        axes.plot(seconds, accuracies, marker="o", markersize=3, label=name)
+    axes.axhline(100 * target, color="grey", linestyle=":", label=f"{target:.1%}")
+    axes.set_ylim(97, 99.6)
+    axes.set_xlim(left=0)
+    axes.set_xlabel("wall time since the process started (s)")
+    axes.set_ylabel("MNIST test accuracy after each epoch (%)")
+    axes.set_title("Test accuracy against wall time (points below 97% are off the chart)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", type=float, default=0.988)
+    parser.add_argument("--reference-epochs", type=int, default=20)
+    parser.add_argument("--short-split", default="train[:4000]")
+    parser.add_argument("--figure", default=None, help="where to save the accuracy-time figure")
+    args, flags = parser.parse_known_args()
+
+    reference = run_reference(["--epochs", str(args.reference_epochs)])
+    ours = run_ours(flags)
+    short_reference = run_reference(["--epochs", "1", "--train-split", args.short_split])
+    short_ours = run_ours([*flags, "--epochs", "1", "--train-split", args.short_split])
+
+    ours_time, reference_time = time_to(args.target, ours), time_to(args.target, reference)
+    print(json.dumps({"ours": ours, "keras_io": reference}, indent=1))
+    print(
+        f"\n| | time to {args.target:.1%} | epochs | final test accuracy | "
+        f"1 epoch on {args.short_split} |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    for name, curve, short, seconds in (
+        ("cnn (train.py defaults)", ours, short_ours, ours_time),
+        ("keras-io convnet", reference, short_reference, reference_time),
+    ):
+        reached = f"{seconds:.0f} s" if seconds is not None else "not reached"
+        epochs = next((row["epoch"] for row in curve if row["test_accuracy"] >= args.target), "-")
+        print(
+            f"| {name} | {reached} | {epochs} | {curve[-1]['test_accuracy']:.2%} | "
+            f"{short[-1]['test_accuracy']:.1%} |"
+        )
+    if ours_time and reference_time:
+        print(f"\nours / keras-io time to {args.target:.1%}: {ours_time / reference_time:.2f}")
+    if args.figure:
+        plot(
+            {"cnn (train.py defaults)": ours, "keras-io convnet": reference},
+            args.target,
+            args.figure,
+        )
+        print(f"figure: {args.figure}")
+
+
+if __name__ == "__main__":
+    main()

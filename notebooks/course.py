@@ -7,8 +7,8 @@ each to the project's own train.py and evaluate.py.
     course.show(run_dir, "eval/examples.png")     # a figure evaluate.py wrote
 
 Quick mode (environment variable NOTEBOOK_QUICK=1) trains every model for a few seconds with its
-tiny test hyperparameters, so a whole notebook runs in well under a minute; the test suite runs
-every notebook that way. Without it, the notebooks train at full size, with the same defaults as
+tiny test hyperparameters (and speech_to_text's fixed validation and test strings to 16 each),
+so a whole notebook runs in about a minute or less; the test suite runs every notebook that way. Without it, the notebooks train at full size, with the same defaults as
 `python train.py --model NAME`.
 
 Runs go to runs/notebooks/ (or $NOTEBOOK_RUNS), so `tensorboard --logdir runs` shows them.
@@ -43,6 +43,17 @@ QUICK = os.environ.get("NOTEBOOK_QUICK") == "1"
 RUNS_DIR = os.environ.get("NOTEBOOK_RUNS", os.path.join(ROOT, "runs", "notebooks"))
 
 QUICK_EPOCHS = 2
+QUICK_FIXED_STRINGS = 16
+
+if QUICK:
+    # speech_to_text is scored on fixed strings built from the clips (300 for validation, 1,000
+    # for test): a few are enough to try things out.
+    from models import spoken_strings
+
+    spoken_strings.FIXED.update(
+        validation=(QUICK_FIXED_STRINGS, spoken_strings.VALIDATION_SEED),
+        test=(QUICK_FIXED_STRINGS, spoken_strings.TEST_SEED),
+    )
 QUICK_BATCH_SIZE = 16
 QUICK_ENV_STEPS = 600
 

@@ -74,11 +74,10 @@ def tiny_tfds(tmp_path_factory):
     return data_dir
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
-def test_notebook_runs_top_to_bottom_in_quick_mode(path, tiny_tfds, tmp_path, monkeypatch):
+def run_in_quick_mode(path, data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("NOTEBOOK_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(data_dir))
     notebook = nbformat.read(path, as_version=4)
     # A failing cell raises CellExecutionError, with the cell and its traceback, and fails the test.
     NotebookClient(
@@ -92,7 +91,19 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(path, tiny_tfds, tmp_path, mo
     ]
     assert not [output for output in outputs if output.output_type == "error"]
     assert any("image/png" in output.get("data", {}) for output in outputs), "no figure was shown"
-    for run_dir in glob.glob(
-        str(tmp_path / "runs" / "*")
-    ):  # every run a notebook started, finished
-        assert os.path.exists(os.path.join(run_dir, "model.keras")), run_dir
+    for run_dir in glob.glob(str(tmp_path / "runs" / "*")):  # every run a notebook started...
+        assert os.path.exists(os.path.join(run_dir, "model.keras")), run_dir  # ...finished
+
+
+# Two classes: pytest-xdist (`--dist loadscope`, pytest.ini) gives each class to one process, so
+# the two halves of the lessons run side by side instead of one after the other.
+class TestFirstLessonsRun:
+    @pytest.mark.parametrize("path", NOTEBOOKS[:4], ids=os.path.basename)
+    def test_top_to_bottom_in_quick_mode(self, path, tiny_tfds, tmp_path, monkeypatch):
+        run_in_quick_mode(path, tiny_tfds, tmp_path, monkeypatch)
+
+
+class TestLaterLessonsRun:
+    @pytest.mark.parametrize("path", NOTEBOOKS[4:], ids=os.path.basename)
+    def test_top_to_bottom_in_quick_mode(self, path, tiny_tfds, tmp_path, monkeypatch):
+        run_in_quick_mode(path, tiny_tfds, tmp_path, monkeypatch)

@@ -25,7 +25,7 @@ FLAGS = [
     "--set",
     "dropout_rate=0.5",
 ]
-EXAMPLES = 4096  # 512 steps an epoch: long enough to kill a run between two epochs
+EXAMPLES = 2048  # 256 steps an epoch: long enough to stop a run between two epochs
 
 
 @pytest.fixture(scope="module")

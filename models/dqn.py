@@ -171,7 +171,7 @@ SPEC = register(
             "evaluation_interval": 100,
             "evaluation_episodes": 2,
         },
-        env_steps=100_000,
+        env_steps=50_000,
         batch_size=64,
         learning_rate=2.3e-3,
         serving=serving.policy,

@@ -172,7 +172,7 @@ SPEC = register(
             "evaluation_interval": 100,
             "evaluation_episodes": 2,
         },
-        env_steps=300_000,
+        env_steps=50_000,
         batch_size=1_000,  # environment steps (of whole episodes) per update
         learning_rate=3e-3,
         serving=serving.policy,

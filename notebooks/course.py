@@ -8,7 +8,8 @@ each to the project's own train.py and evaluate.py.
 
 Quick mode (environment variable NOTEBOOK_QUICK=1) trains every model for a few seconds with its
 tiny test hyperparameters (and speech_to_text's fixed validation and test strings to 16 each),
-so a whole notebook runs in about a minute or less; the test suite runs every notebook that way. Without it, the notebooks train at full size, with the same defaults as
+so a whole notebook runs in about a minute or less; the test suite runs every notebook that way.
+Without it, the notebooks train at full size, with the same defaults as
 `python train.py --model NAME`.
 
 Runs go to runs/notebooks/ (or $NOTEBOOK_RUNS), so `tensorboard --logdir runs` shows them.

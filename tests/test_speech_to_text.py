@@ -304,9 +304,13 @@ print(json.dumps({"probabilities": probabilities.tolist(), "tokens": tokens.toli
 """
 
 
-def test_fresh_process_transcribes_alike_and_builds_the_same_test_strings(run_dir, tmp_path):
+def test_fresh_process_transcribes_alike_and_builds_the_same_test_strings(
+    run_dir, tmp_path, monkeypatch
+):
     """The saved model takes raw waveforms of any length; the fixed test strings do not depend
     on the process or the run's seed."""
+    test_strings = (spoken_strings.TEST_STRINGS, spoken_strings.TEST_SEED)
+    monkeypatch.setitem(spoken_strings.FIXED, "test", test_strings)  # as in the fresh process
     waveforms = []
     for index, digits in enumerate([[3], [7, 7, 2], [9, 0, 1, 8, 6, 4, 5]]):
         path = tone_string_wav(tmp_path / f"{index}.wav", digits)

@@ -17,28 +17,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HELPER = os.path.join(ROOT, "tests", "run_with_mock_data.py")
 
 
-# The slowest files first (a minute or more of CPU each), so that neither of the two test
-# processes is left alone with a long file at the end while the other waits (pytest.ini runs
-# them in this order: --no-loadscope-reorder). Tests keep their order within a file.
-SLOWEST_FIRST = [
-    "test_notebooks.py",
-    "test_speech_to_text.py",
-    "test_reliability.py",
-    "test_export.py",
-    "test_generative.py",
-    "test_precision_and_xla.py",
-    "test_multi_worker.py",
-]
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        name = os.path.basename(str(item.path))
-        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
-
-    items.sort(key=rank)
-
-
 @pytest.fixture(autouse=True)
 def few_fixed_strings(monkeypatch):
     """speech_to_text is scored on 300 fixed validation and 1,000 fixed test strings; a test

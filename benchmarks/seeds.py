@@ -20,6 +20,31 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def timed_training(model: str, seed: int, run_dir: str, extra=()) -> float | None:
+    """Seconds `train.py --model MODEL --seed SEED` takes from start to end, in its own process,
+    into a fresh `run_dir`; None (after saying so) when it fails."""
+    shutil.rmtree(run_dir, ignore_errors=True)  # a benchmark measures a whole run, never a resume
+    command = [
+        sys.executable,
+        os.path.join(ROOT, "train.py"),
+        "--model",
+        model,
+        "--seed",
+        str(seed),
+        "--run-dir",
+        run_dir,
+        *extra,
+    ]
+    print(f"seed {seed}: {' '.join(command[1:])}", flush=True)
+    start = time.perf_counter()
+    finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    if finished.returncode != 0:
+        print(f"seed {seed} failed (exit {finished.returncode}); rerun its command to see why.")
+        return None
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -34,27 +59,9 @@ def main() -> int:
     rows = []
     for seed in args.seeds:
         run_dir = os.path.join(args.runs, f"benchmark-{args.model}-seed{seed}")
-        shutil.rmtree(
-            run_dir, ignore_errors=True
-        )  # a benchmark measures a whole run, never a resume
-        command = [
-            sys.executable,
-            os.path.join(ROOT, "train.py"),
-            "--model",
-            args.model,
-            "--seed",
-            str(seed),
-            "--run-dir",
-            run_dir,
-            *extra,
-        ]
-        print(f"seed {seed}: {' '.join(command[1:])}", flush=True)
-        start = time.perf_counter()
-        finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        if finished.returncode != 0:
-            print(f"seed {seed} failed (exit {finished.returncode}); rerun its command to see why.")
-            return finished.returncode
+        seconds = timed_training(args.model, seed, run_dir, extra)
+        if seconds is None:
+            return 1
         with open(os.path.join(run_dir, "metrics.json")) as file:
             rows.append((seed, json.load(file)["accuracy"], seconds))
 

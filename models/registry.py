@@ -123,14 +123,16 @@ class ModelSpec:
         command_line_input: what `evaluate.py RUN_DIR --flag VALUE` predicts on, if anything.
         evaluate_options: evaluate.py's flags this model takes beyond its loop's (e.g.
             "features"); each is passed to `report` as a keyword argument when given.
-        transform_examples: `(examples, data_info, part, seed) -> examples`, a dataset-level
-            step after `preprocess`, for models whose examples are built from several of the
-            dataset's (spoken words joined into sentences). `examples` is a `tf.data.Dataset`
-            of what `preprocess` returns; the result holds `(inputs, targets)` and is batched
-            next. For `part` "train" it is the endless, shuffled training stream and the result
-            must be endless too and drawn from `seed` (so a resumed run sees the same data);
-            for "validation" and "test" it is the whole split once, and the result must be the
-            same in every run (a seed of the model's own). None: examples stay as they are.
+        transform_examples: `(examples, data_info, part, seed, hyperparameters) -> examples`,
+            a dataset-level step after `preprocess`, for models whose examples are built from
+            several of the dataset's (spoken words joined into sentences). `examples` is a
+            `tf.data.Dataset` of what `preprocess` returns; the result holds `(inputs, targets)`
+            and is batched next. For `part` "train" it is the endless, shuffled training stream
+            and the result must be endless too and drawn from `seed` (so a resumed run sees the
+            same data); for "validation" and "test" it is the whole split once, and the result
+            must be the same in every run (a seed of the model's own). `hyperparameters` are
+            the run's (a model may leave some data out of training). None: examples stay as
+            they are.
         serving: `(trained model) -> Serving`, what `export.py` writes for deployment; None:
             the model cannot be exported.
     """
@@ -154,7 +156,7 @@ class ModelSpec:
     adapt: Callable[[Any, Any], None] | None = None
     command_line_input: CommandLineInput | None = None
     evaluate_options: tuple[str, ...] = ()
-    transform_examples: Callable[[Any, Any, str, int], Any] | None = None
+    transform_examples: Callable[[Any, Any, str, int, dict], Any] | None = None
     serving: Callable[[Any], Serving] | None = None
     loop: ClassVar = keras_loop
 

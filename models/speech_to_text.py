@@ -24,6 +24,7 @@ from keras import layers
 from models import audio, serving, spoken_strings, transcription, transcripts
 from models.registry import CommandLineInput, ModelSpec, register
 from training import preprocessing
+from training.errors import UsageError
 
 PAD_NAME = "at_least_one_frame"
 FRAMES_NAME = "spoken_frames"
@@ -177,8 +178,17 @@ def clip_with_speaker(example: dict):
     return waveform, label, spoken_strings.speaker_of(example)
 
 
-def utterances(examples, data_info, part: str, seed: int):
-    return spoken_strings.utterances(examples, data_info.sample_rate, part, seed)
+def utterances(examples, data_info, part: str, seed: int, hyperparameters: dict):
+    held_out = hyperparameters.get("held_out_speaker", "")
+    if held_out and part == "validation":  # checked once, on the smallest split
+        known = spoken_strings.speakers(examples)
+        if held_out not in known:
+            raise UsageError(
+                f"--set held_out_speaker={held_out!r}: no validation clip of this dataset is "
+                f"spoken by {held_out!r}; its speakers are {', '.join(known)}. Name one of "
+                f"them, or leave held_out_speaker empty to train on every speaker."
+            )
+    return spoken_strings.utterances(examples, data_info.sample_rate, part, seed, held_out)
 
 
 def adapt(model: keras.Model, training_waveforms) -> None:
@@ -216,6 +226,7 @@ register(
             "lstm_units": (64, 64),
             "dropout_rate": 0.1,
             "beam_width": 8,  # evaluate.py's beam search; 1 decodes greedily
+            "held_out_speaker": "",  # a speaker left out of the training strings, e.g. "theo"
         },
         test_hyperparameters={
             "num_mel_bins": 40,  # neighbouring test tones share a band with fewer
@@ -225,6 +236,7 @@ register(
             "lstm_units": (32,),
             "dropout_rate": 0.0,
             "beam_width": 4,
+            "held_out_speaker": "",
         },
         serving=serving.transcriber,
         epochs=8,

@@ -17,7 +17,10 @@ sequence ("4 1 5 5 0 1"). Everything is TF ops inside `tf.data` and seeded:
                  whatever its --seed, is scored on the same strings, so runs compare.
 
 A string only ever joins clips of the part it is built for (the published split keeps each
-take of spoken_digit in one part), so no test clip is heard in training.
+take of spoken_digit in one part), so no test clip is heard in training. A held-out speaker
+(`--set held_out_speaker=theo`) is left out of the training strings only: validation and test
+strings keep every speaker, so one run measures how well the model hears a voice it never heard
+next to the voices it knows (benchmarks/speech_to_text.py scores each speaker apart).
 
 Labels become tokens: word k -> k + 1, because 0 is both the padding of a batch of labels and
 CTC's blank symbol (see models/transcripts.py).
@@ -78,12 +81,23 @@ def join_clips(clips, clip_lengths, labels, seed, sample_rate: int, most_words=M
     return tf.clip_by_value(waveform, -1.0, 1.0), tf.cast(labels[:words], tf.int32) + 1
 
 
-def utterances(examples: tf.data.Dataset, sample_rate: int, part: str, seed: int):
-    """(waveform, label, speaker) clips -> (waveform, tokens) utterances, as the module says.
+def utterances(
+    examples: tf.data.Dataset,
+    sample_rate: int,
+    part: str,
+    seed: int,
+    held_out_speaker: str = "",
+    with_speakers: bool = False,
+):
+    """(waveform, label, speaker) clips -> (waveform, tokens) utterances, as the module says;
+    (waveform, tokens, speaker) with `with_speakers`.
 
     `examples` is the endless shuffled stream of training clips for part "train" (the result
     is endless too), else the whole validation or test split once (the result: its fixed strings).
+    `held_out_speaker`, if given, speaks none of the training strings.
     """
+    if part == "train" and held_out_speaker:
+        examples = examples.filter(lambda waveform, label, speaker: speaker != held_out_speaker)
     if part != "train":
         count, seed = FIXED[part]
         clips = int(examples.cardinality())
@@ -105,15 +119,22 @@ def utterances(examples: tf.data.Dataset, sample_rate: int, part: str, seed: int
             return MAX_WORDS
         return tf.minimum(tf.constant(MAX_WORDS, tf.int64), 1 + index // CURRICULUM_STRINGS)
 
-    joined = windows.enumerate().map(
-        lambda index, window: join_clips(
+    def utterance(index, window):
+        waveform, tokens = join_clips(
             window[0],
             window[1],
             window[2],
             tf.stack([tf.constant(seed, tf.int64), index]),
             sample_rate,
             most_words(index),
-        ),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+        )
+        return (waveform, tokens, window[3][0]) if with_speakers else (waveform, tokens)
+
+    joined = windows.enumerate().map(utterance, num_parallel_calls=tf.data.AUTOTUNE)
     return joined if part == "train" else joined.take(count)
+
+
+def speakers(examples: tf.data.Dataset) -> list[str]:
+    """The names of the speakers of (waveform, label, speaker) clips, sorted; a finite dataset."""
+    names = examples.map(lambda waveform, label, speaker: speaker)
+    return sorted({name.decode() for name in names.as_numpy_iterator()})

@@ -69,7 +69,9 @@ def make_run(name: str, run_dir) -> None:
         data_info = spec.describe_data(spec.dataset, info)
         examples = examples["train"].map(spec.preprocess)
         if spec.transform_examples:
-            examples = spec.transform_examples(examples, data_info, "test", 0)
+            examples = spec.transform_examples(
+                examples, data_info, "test", 0, spec.test_hyperparameters
+            )
         batch = next(iter(examples.padded_batch(8)))
     model = spec.build_model(data_info, hyperparameters)
     if spec.adapt:

@@ -22,7 +22,7 @@ import models
 import train
 from conftest import ROOT, tiny_flags
 from models import spoken_strings, transcripts
-from synthetic import tone_clips, tone_dataset
+from synthetic import SPEAKERS, tone_clips, tone_dataset
 from training import input_pipeline
 
 SAMPLE_RATE = 8000
@@ -61,7 +61,7 @@ def run_dir(tmp_path_factory):
         "speech_to_text",
         run_dir,
         "--epochs",
-        "5",
+        "3",
         "--batch-size",
         "32",
         "--learning-rate",
@@ -190,7 +190,7 @@ def test_strings_join_clips_of_one_speaker_from_their_own_part():
         )
     )
     data = spec.describe_data("spoken_digit", info)
-    strings = spec.transform_examples(constant, data, "test", 0).take(40)
+    strings = spec.transform_examples(constant, data, "test", 0, spec.hyperparameters).take(40)
     for waveform, tokens in strings.as_numpy_iterator():
         loud = np.abs(waveform) > 0.05  # words; the noise floor stays far below
         edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(int), [0]])))
@@ -203,6 +203,31 @@ def test_strings_join_clips_of_one_speaker_from_their_own_part():
         assert [int(digit) + 1 for digit, _, _ in parts] == list(tokens)  # labels match the clips
         assert len({speaker for _, speaker, _ in parts}) == 1  # one speaker
         assert all(int(take) < 5 for *_, take in parts)  # test takes only
+
+
+def test_a_held_out_speaker_speaks_no_training_string_and_a_stranger_is_refused(tmp_path, capsys):
+    with mock_short_tones(300):  # takes 0-14: 10-14 train
+        examples, info, _ = input_pipeline.load("spoken_digit", data_dir=None)
+    spec = models.get_spec("speech_to_text")
+    data = spec.describe_data("spoken_digit", info)
+    clips = examples["train"].map(spec.preprocess)
+    assert spoken_strings.speakers(clips) == sorted(SPEAKERS)
+    held_out = {**spec.hyperparameters, "held_out_speaker": SPEAKERS[0]}
+    with_speakers = spoken_strings.utterances(
+        clips.repeat(), SAMPLE_RATE, "train", 0, SPEAKERS[0], with_speakers=True
+    )
+    heard = {speaker.decode() for *_, speaker in with_speakers.take(60).as_numpy_iterator()}
+    assert heard == set(SPEAKERS[1:])  # every other speaker, never the held-out one
+    test_strings = spec.transform_examples(clips, data, "test", 0, held_out)
+    assert len(list(test_strings.take(5))) == 5  # evaluation strings keep every speaker
+
+    run_dir = tmp_path / "stranger"
+    flags = tiny_flags("speech_to_text", run_dir, "--set", "held_out_speaker=nobody")
+    with mock_short_tones(300):  # takes 0-14: 10-14 train
+        assert train.main(flags) == 2
+    message = capsys.readouterr().err
+    assert "'nobody'" in message and ", ".join(sorted(SPEAKERS)) in message, message
+    assert not run_dir.exists()
 
 
 # --- Learning, evaluation, the saved model and WAV files ---------------------------------------

@@ -95,14 +95,14 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         config.seed,
         first_epoch=initial_epoch,
         steps_per_epoch=config.steps_per_epoch,
-        transform=_transform(spec, data_info, "train", config.seed),
+        transform=_transform(spec, data_info, "train", config),
     )
     validation, test = (
         input_pipeline.evaluation_batches(
             examples[part],
             spec.preprocess,
             config.batch_size,
-            _transform(spec, data_info, part, config.seed),
+            _transform(spec, data_info, part, config),
         )
         for part in ("validation", "test")
     )
@@ -290,7 +290,7 @@ def evaluate(config: RunConfig, spec, split: str | None = None, **options) -> di
         examples["test"],
         spec.preprocess,
         config.batch_size,
-        _transform(spec, data_info, "test", config.seed),
+        _transform(spec, data_info, "test", config),
     )
     metrics = _as_floats(model.evaluate(batches, return_dict=True, verbose=0))
 
@@ -332,12 +332,14 @@ def _check_replicas_can_split(strategy, examples, preprocess) -> None:
         )
 
 
-def _transform(spec, data_info, part: str, seed: int):
+def _transform(spec, data_info, part: str, config: RunConfig):
     """The spec's dataset-level step for one part of the data, as the input pipeline calls it
     (examples -> examples); None when the spec has none (ModelSpec.transform_examples)."""
     if spec.transform_examples is None:
         return None
-    return lambda examples: spec.transform_examples(examples, data_info, part, seed)
+    return lambda examples: spec.transform_examples(
+        examples, data_info, part, config.seed, config.hyperparameters
+    )
 
 
 def _build(spec, data_info, hyperparameters) -> keras.Model:

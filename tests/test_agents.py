@@ -197,7 +197,7 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
     """Killed after a backup, the same command resumes at the backup's step and ends exactly
     where an uninterrupted run ends. Ctrl-C (SIGINT) says so in one line; after it the latest
     backup is damaged, and the resumed run falls back to the one before it, still exactly."""
-    steps = 3000
+    steps = 1500
     extra = [
         "--env-steps",
         str(steps),

@@ -185,16 +185,41 @@ def test_features_must_come_from_a_classifier_run_on_the_same_dataset(
 SAMPLE = """
 import json, sys
 import keras, numpy, models
-model = keras.saving.load_model(sys.argv[1])
-noise = numpy.random.default_rng(0).standard_normal((3, model.latent_dim)).astype("float32")
-part = model.generator if hasattr(model, "generator") else model
-images = part.predict(noise, verbose=0) if part is not model else model.generate(noise)
-print(json.dumps(numpy.asarray(images).tolist()))
+samples = {}
+for name, path in zip(sys.argv[1::2], sys.argv[2::2]):
+    model = keras.saving.load_model(path)
+    noise = numpy.random.default_rng(0).standard_normal((3, model.latent_dim)).astype("float32")
+    part = model.generator if hasattr(model, "generator") else model
+    images = part.predict(noise, verbose=0) if part is not model else model.generate(noise)
+    samples[name] = numpy.asarray(images).tolist()
+print(json.dumps(samples))
 """
 
 
+@pytest.fixture(scope="module")
+def fresh_process_samples(generative_runs) -> dict:
+    """{model: 3 images its saved model.keras generates in a new process}, one process for all."""
+    paths = [
+        str(item)
+        for name in GENERATIVE_MODELS
+        for item in (name, generative_runs[name] / "model.keras")
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", SAMPLE, *paths],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("model_name", GENERATIVE_MODELS)
-def test_saved_model_samples_the_same_in_a_fresh_process(model_name, generative_runs):
+def test_saved_model_samples_the_same_in_a_fresh_process(
+    model_name, generative_runs, fresh_process_samples
+):
     """For the GAN, the generator alone (model.generator) samples from the reloaded file."""
     path = generative_runs[model_name] / "model.keras"
     model = keras.saving.load_model(path)
@@ -203,16 +228,7 @@ def test_saved_model_samples_the_same_in_a_fresh_process(model_name, generative_
     )  # compile_from_config: the optimizer's state reloads too
     noise = np.random.default_rng(0).standard_normal((3, model.latent_dim)).astype("float32")
     here = np.asarray(model.generate(noise))
-    result = subprocess.run(
-        [sys.executable, "-c", SAMPLE, str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    there = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    there = np.array(fresh_process_samples[model_name])
     assert there.shape == (3, 28, 28, 1) and 0 <= there.min() and there.max() <= 1
     np.testing.assert_allclose(there, here, rtol=1e-5, atol=1e-6)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import train
-from conftest import model_weights, run_training, start_training, tiny_flags
+from conftest import model_weights, start_training, tiny_flags
 from synthetic import mock_learnable
 
 WATCHDOG_SECONDS = 240
@@ -97,7 +97,8 @@ def test_only_the_chief_writes_the_run_directory(two_worker_run):
 
 def test_two_workers_match_one_process_with_the_same_global_batch(two_worker_run, tmp_path):
     run_dir, _ = two_worker_run
-    run_training(tiny_flags("cnn", tmp_path / "one", *FLAGS))
+    with mock_learnable(256):  # as start_training's process would (one device: this process)
+        assert train.main(tiny_flags("cnn", tmp_path / "one", *FLAGS)) == 0
     # Same global batch of 16, split 8 + 8: the same math up to the order of float additions.
     for two, one in zip(model_weights(run_dir), model_weights(tmp_path / "one")):
         np.testing.assert_allclose(two, one, rtol=1e-4, atol=1e-5)

@@ -106,17 +106,20 @@ def test_padding_does_not_change_the_output(model_name):
     assert not np.allclose(other, long, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("model_name", TEXT_MODELS)
-def test_saved_model_answers_raw_strings_in_a_fresh_process(model_name, text_runs):
-    path = text_runs[model_name] / "model.keras"
-    here = np.asarray(keras.saving.load_model(path)(tf.constant(REVIEWS)))
+@pytest.fixture(scope="module")
+def fresh_process_answers(text_runs) -> dict:
+    """{model: its saved model's answers to REVIEWS}, every saved model read in one new process."""
     script = (
         "import json, sys, keras, numpy, tensorflow as tf, models\n"
-        "model = keras.saving.load_model(sys.argv[1])\n"
-        f"print(json.dumps(numpy.asarray(model(tf.constant({REVIEWS!r}))).tolist()))\n"
+        "answers = {}\n"
+        "for name, path in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+        "    model = keras.saving.load_model(path)\n"
+        f"    answers[name] = numpy.asarray(model(tf.constant({REVIEWS!r}))).tolist()\n"
+        "print(json.dumps(answers))\n"
     )
+    paths = [str(item) for name in TEXT_MODELS for item in (name, text_runs[name] / "model.keras")]
     result = subprocess.run(
-        [sys.executable, "-c", script, str(path)],
+        [sys.executable, "-c", script, *paths],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -124,7 +127,16 @@ def test_saved_model_answers_raw_strings_in_a_fresh_process(model_name, text_run
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    there = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("model_name", TEXT_MODELS)
+def test_saved_model_answers_raw_strings_in_a_fresh_process(
+    model_name, text_runs, fresh_process_answers
+):
+    path = text_runs[model_name] / "model.keras"
+    here = np.asarray(keras.saving.load_model(path)(tf.constant(REVIEWS)))
+    there = np.array(fresh_process_answers[model_name])
     np.testing.assert_allclose(there, here, rtol=1e-6)
     assert (
         here.shape == (2, 2) and here[0, 1] > 0.5 > here[1, 1]

@@ -1,5 +1,6 @@
 """Shared fixtures. No test touches the network or ../shared: data is mocked or made here."""
 
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,25 @@ def start_training(flags, logical_cpus=1, examples=256, environment=None) -> sub
         text=True,
         env={**os.environ, **(environment or {})},
     )
+
+
+def fresh_process_json(script: str, *args, timeout=180):
+    """Runs `python -c SCRIPT ARGS...` in a new process from the project root (tests/ importable,
+    TensorFlow's start-up lines hidden) and returns the JSON its last line of output holds."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.path.join(ROOT, "tests"),
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run_training(flags, timeout=240, **kwargs) -> str:

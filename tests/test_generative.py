@@ -4,8 +4,6 @@ under tf.distribute, saving, and train.py -> evaluate.py end to end."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,7 +12,7 @@ from test_train_evaluate import summary_tags
 
 import evaluate
 import train
-from conftest import ROOT, tiny_flags
+from conftest import fresh_process_json, tiny_flags
 from models import generative, vae
 from synthetic import mock_learnable
 
@@ -85,16 +83,7 @@ print(json.dumps(results))
 def test_one_step_on_two_replicas_matches_one_device(model_name):
     """Plain SGD (Adam would hide a wrong gradient scale), global batch 8 = 2 replicas x 4.
     A per-replica mean instead of the global-batch mean would double every update."""
-    result = subprocess.run(
-        [sys.executable, "-c", ONE_STEP, model_name],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    weights = json.loads(result.stdout.strip().splitlines()[-1])
+    weights = fresh_process_json(ONE_STEP, model_name)
     for before, one, two in zip(weights["before"], weights["one"], weights["two"]):
         update = np.asarray(one) - np.asarray(before)
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
@@ -204,16 +193,7 @@ def fresh_process_samples(generative_runs) -> dict:
         for name in GENERATIVE_MODELS
         for item in (name, generative_runs[name] / "model.keras")
     ]
-    result = subprocess.run(
-        [sys.executable, "-c", SAMPLE, *paths],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return fresh_process_json(SAMPLE, *paths, timeout=120)
 
 
 @pytest.mark.parametrize("model_name", GENERATIVE_MODELS)

@@ -4,8 +4,6 @@ tones, raw waveforms in a saved model, and WAV files on evaluate.py's command li
 import json
 import math
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -17,7 +15,7 @@ from test_train_evaluate import summary_tags
 
 import evaluate
 import train
-from conftest import ROOT, tiny_flags
+from conftest import fresh_process_json, tiny_flags
 from models import audio
 from synthetic import SPEAKERS, mock_learnable, tone_clips, tone_hertz
 from training import input_pipeline
@@ -214,22 +212,11 @@ def test_saved_model_takes_raw_waveforms_in_a_fresh_process(speech_run):
         "model = keras.saving.load_model(sys.argv[1])\n"
         "print(json.dumps(numpy.asarray(model(numpy.load(sys.argv[2]))).tolist()))\n"
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(speech_run / "model.keras"),
-            str(speech_run.parent / "waveforms.npy"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    there = np.array(
+        fresh_process_json(
+            script, speech_run / "model.keras", speech_run.parent / "waveforms.npy", timeout=120
+        )
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    there = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(there, here, rtol=1e-5, atol=1e-6)
     assert (np.argmax(here, axis=-1) == labels).mean() >= 0.8
 

@@ -5,8 +5,6 @@ evaluate.py's command line."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import zlib
 
 import keras
@@ -20,7 +18,7 @@ from test_train_evaluate import summary_tags
 import evaluate
 import models
 import train
-from conftest import ROOT, tiny_flags
+from conftest import fresh_process_json, tiny_flags
 from models import spoken_strings, transcripts
 from synthetic import SPEAKERS, tone_clips, tone_dataset
 from training import input_pipeline
@@ -343,23 +341,9 @@ def test_fresh_process_transcribes_alike_and_builds_the_same_test_strings(
     longest = max(map(len, waveforms))
     batch = np.stack([np.pad(w, (0, longest - len(w))) for w in waveforms]).astype(np.float32)
     np.save(tmp_path / "waveforms.npy", batch)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            FRESH_PROCESS,
-            str(run_dir / "model.keras"),
-            str(tmp_path / "waveforms.npy"),
-            "5",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "tests"), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    there = fresh_process_json(
+        FRESH_PROCESS, run_dir / "model.keras", tmp_path / "waveforms.npy", 5
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    there = json.loads(result.stdout.strip().splitlines()[-1])
     model = keras.saving.load_model(run_dir / "model.keras")
     here = np.asarray(model(batch))
     np.testing.assert_allclose(there["probabilities"], here, rtol=1e-5, atol=1e-6)

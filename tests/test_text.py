@@ -3,8 +3,6 @@ split, and a saved model answers raw strings in a fresh process."""
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,7 +13,7 @@ from test_train_evaluate import summary_tags
 import evaluate
 import models
 import train
-from conftest import ROOT, start_training, tiny_flags
+from conftest import fresh_process_json, start_training, tiny_flags
 from models import text
 from synthetic import (
     NEGATIVE_WORDS,
@@ -118,16 +116,7 @@ def fresh_process_answers(text_runs) -> dict:
         "print(json.dumps(answers))\n"
     )
     paths = [str(item) for name in TEXT_MODELS for item in (name, text_runs[name] / "model.keras")]
-    result = subprocess.run(
-        [sys.executable, "-c", script, *paths],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return fresh_process_json(script, *paths, timeout=120)
 
 
 @pytest.mark.parametrize("model_name", TEXT_MODELS)

@@ -182,11 +182,21 @@ def utterances(examples, data_info, part: str, seed: int, hyperparameters: dict)
     held_out = hyperparameters.get("held_out_speaker", "")
     if held_out and part == "validation":  # checked once, on the smallest split
         known = spoken_strings.speakers(examples)
+        if known == [spoken_strings.UNKNOWN_SPEAKER]:
+            raise UsageError(
+                f"--set held_out_speaker={held_out!r}: this dataset does not name the speaker "
+                "of its clips, so none can be left out; leave held_out_speaker empty."
+            )
         if held_out not in known:
             raise UsageError(
                 f"--set held_out_speaker={held_out!r}: no validation clip of this dataset is "
                 f"spoken by {held_out!r}; its speakers are {', '.join(known)}. Name one of "
                 f"them, or leave held_out_speaker empty to train on every speaker."
+            )
+        if len(known) < 2:
+            raise UsageError(
+                f"--set held_out_speaker={held_out!r}: {held_out!r} is the only speaker of this "
+                "dataset, so nobody would be left to train on; leave held_out_speaker empty."
             )
     return spoken_strings.utterances(examples, data_info.sample_rate, part, seed, held_out)
 

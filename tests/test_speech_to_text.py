@@ -5,6 +5,7 @@ evaluate.py's command line."""
 import hashlib
 import json
 import os
+import types
 import zlib
 
 import keras
@@ -22,6 +23,7 @@ from conftest import fresh_process_json, tiny_flags
 from models import spoken_strings, transcripts
 from synthetic import SPEAKERS, tone_clips, tone_dataset
 from training import input_pipeline
+from training.errors import UsageError
 
 SAMPLE_RATE = 8000
 TONE_SECONDS = 0.2  # each "word" of the tone strings (clips are cropped to it)
@@ -226,6 +228,24 @@ def test_a_held_out_speaker_speaks_no_training_string_and_a_stranger_is_refused(
     message = capsys.readouterr().err
     assert "'nobody'" in message and ", ".join(sorted(SPEAKERS)) in message, message
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "speakers, message",
+    [
+        (["?", "?"], "does not name the speaker"),  # e.g. file names of another form
+        (["ana", "ana"], "'ana' is the only speaker"),  # nobody left to train on
+    ],
+)
+def test_a_speaker_cannot_be_held_out_where_none_or_only_one_is_named(speakers, message):
+    spec = models.get_spec("speech_to_text")
+    clips = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((2, 800), np.float32), np.array([1, 2]), np.array(speakers))
+    )
+    data = types.SimpleNamespace(sample_rate=SAMPLE_RATE)
+    held_out = {**spec.hyperparameters, "held_out_speaker": speakers[0]}
+    with pytest.raises(UsageError, match=message):
+        spec.transform_examples(clips, data, "validation", 0, held_out)
 
 
 # --- Learning, evaluation, the saved model and WAV files ---------------------------------------

@@ -10,6 +10,9 @@
    compute throughput, with no input pipeline work and no callbacks.
    The best of five short windows counts, since short windows vary a lot on a shared machine.
 The ratio of the two is the share of the time the driver leaves to the model itself.
+
+With --validation-batches 1 the run validates on one batch only, so the end-to-end figure
+shows what the validation pass costs apart from the rest of the driver.
 """
 
 import argparse
@@ -89,9 +92,29 @@ def compute_only(config: RunConfig) -> float:
     return max(speeds)
 
 
+def only_validation_shortened(batches: int) -> None:
+    """The driver's validation batches cut to `batches` (its first evaluation_batches call is
+    the validation split's, the second the test split's, which stays whole)."""
+    whole = input_pipeline.evaluation_batches
+    calls = []
+
+    def shortened(*args, **kwargs):
+        calls.append(None)
+        dataset = whole(*args, **kwargs)
+        return dataset.take(batches) if len(calls) == 1 else dataset
+
+    input_pipeline.evaluation_batches = shortened
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cnn")
+    parser.add_argument(
+        "--validation-batches",
+        type=int,
+        default=None,
+        help="validate on this many batches only (default: the whole validation split)",
+    )
     args, flags = parser.parse_known_args()
     run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
     argv = [
@@ -104,6 +127,8 @@ def main() -> None:
     config = models.get_spec(args.model).make_config(train.make_parser().parse_args(argv))
     # Compute-only first: afterwards the training run's prefetching threads may still hold a core.
     compute_only_speed = compute_only(config)
+    if args.validation_batches is not None:
+        only_validation_shortened(args.validation_batches)
     result = end_to_end(argv, run_dir)
     result["compute_only_examples_per_second"] = compute_only_speed
     result["driver_efficiency"] = (

@@ -179,6 +179,8 @@ def clip_with_speaker(example: dict):
 
 
 def utterances(examples, data_info, part: str, seed: int, hyperparameters: dict):
+    """ModelSpec.transform_examples: clips -> digit strings (models/spoken_strings.py), without
+    the `held_out_speaker` in training; a name the data cannot hold out is refused first."""
     held_out = hyperparameters.get("held_out_speaker", "")
     if held_out and part == "validation":  # checked once, on the smallest split
         known = spoken_strings.speakers(examples)

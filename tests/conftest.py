@@ -1,5 +1,6 @@
 """Shared fixtures. No test touches the network or ../shared: data is mocked or made here."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -79,6 +80,21 @@ def run_training(flags, timeout=240, **kwargs) -> str:
     output, _ = process.communicate(timeout=timeout)
     assert process.returncode == 0, output[-3000:]
     return output
+
+
+@contextlib.contextmanager
+def op_determinism_restored():
+    """`train.main([... "--deterministic"])` in a test's own process turns TensorFlow's op
+    determinism on for the rest of the process; this turns it back off after the run, so the
+    tests that follow in this process run as they would alone."""
+    from tensorflow.python.framework import config  # the switch back off is not public API
+
+    enabled = config.is_op_determinism_enabled()
+    try:
+        yield
+    finally:
+        if not enabled:
+            config.disable_op_determinism()
 
 
 def model_weights(run_dir) -> list[np.ndarray]:

@@ -17,7 +17,7 @@ from toy_environment import RANDOM_PLAY_RETURN
 
 import evaluate
 import train
-from conftest import ROOT, model_weights, tiny_flags
+from conftest import ROOT, model_weights, op_determinism_restored, tiny_flags
 from models import dqn, policy_gradient
 from training.config import RunConfig
 
@@ -195,8 +195,9 @@ def finish(process, timeout=180) -> str:
 )
 def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
     """Killed after a backup, the same command resumes at the backup's step and ends exactly
-    where an uninterrupted run ends. Ctrl-C (SIGINT) says so in one line; after it the latest
-    backup is damaged, and the resumed run falls back to the one before it, still exactly."""
+    where an uninterrupted run ends (run in this process: any process gives the same). Ctrl-C
+    (SIGINT) says so in one line; after it the latest backup is damaged, and the resumed run
+    falls back to the one before it, still exactly."""
     steps = 1500
     extra = [
         "--env-steps",
@@ -207,9 +208,6 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
         "--set",
         "evaluation_interval=300",
     ]
-    uninterrupted = start_agent(
-        agent_flags(model, tmp_path / "uninterrupted", *extra, "--batch-size", "64")
-    )
     flags = agent_flags(model, tmp_path / "killed", *extra, "--batch-size", "64")
     process = start_agent(flags)
     backup = tmp_path / "killed" / "backup" / "state.npz"
@@ -229,10 +227,13 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
         backup.write_bytes(backup.read_bytes()[:1000])  # a backup cut short
         backed_up_step = int(np.load(previous)["loop/step"])
 
-    output = finish(start_agent(flags))
+    resumed = start_agent(flags)
+    with op_determinism_restored():  # the uninterrupted run, here while the resumed one runs
+        uninterrupted = agent_flags(model, tmp_path / "uninterrupted", *extra, "--batch-size", "64")
+        assert train.main(uninterrupted) == 0
+    output = finish(resumed)
     assert f"at step {backed_up_step} of {steps}" in output
     assert ("state.npz cannot be read" in output) == (stop == signal.SIGINT)
-    finish(uninterrupted)
     for run in ("killed", "uninterrupted"):
         assert json.loads((tmp_path / run / "metrics.json").read_text())["env_steps"] == steps
     with open(tmp_path / "killed" / "episodes.csv") as file:

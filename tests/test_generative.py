@@ -53,6 +53,8 @@ def test_frechet_distance_is_zero_for_a_set_with_itself_and_grows_with_a_shift()
     np.testing.assert_allclose(distances, [6 * 0.25, 6 * 1.0, 6 * 4.0], rtol=1e-3)
 
 
+# One process for every model: MirroredStrategy's collective operations allow one such strategy
+# per process, so both strategies are made once and each model takes a step under each.
 ONE_STEP = """
 import json, sys
 import numpy as np, tensorflow as tf
@@ -61,30 +63,40 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras, models
 from training import preprocessing
 
-spec = models.get_spec(sys.argv[1])
+strategies = {"one": tf.distribute.OneDeviceStrategy("/cpu:0"),
+              "two": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])}
 data = preprocessing.ImageGenerationData("mnist", (8, 8, 1))
 images = np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype(np.float32)
-results = {}
-for name, strategy in [("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
-                       ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
-    keras.utils.set_random_seed(0)
-    with strategy.scope():
-        model = spec.build_model(data, {**spec.hyperparameters, **spec.test_hyperparameters})
-        model.compile(optimizer=keras.optimizers.SGD(0.5))
-    before = [np.asarray(weight).tolist() for weight in model.trainable_weights]
-    model.fit(tf.data.Dataset.from_tensor_slices((images,)).batch(8), epochs=1, verbose=0, shuffle=False)
-    results[name] = [np.asarray(weight).tolist() for weight in model.trainable_weights]
-    results["before"] = before
-print(json.dumps(results))
+answers = {}
+for model_name in sys.argv[1:]:
+    spec = models.get_spec(model_name)
+    results = answers[model_name] = {}
+    for name, strategy in strategies.items():
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            model = spec.build_model(data, {**spec.hyperparameters, **spec.test_hyperparameters})
+            model.compile(optimizer=keras.optimizers.SGD(0.5))
+        results["before"] = [np.asarray(weight).tolist() for weight in model.trainable_weights]
+        model.fit(tf.data.Dataset.from_tensor_slices((images,)).batch(8), epochs=1, verbose=0,
+                  shuffle=False)
+        results[name] = [np.asarray(weight).tolist() for weight in model.trainable_weights]
+print(json.dumps(answers))
 """
 
 
+@pytest.fixture(scope="module")
+def one_step_weights():
+    """{model: {"before", "one", "two"}}: its trainable weights before a step and after one on
+    one device and on two replicas, computed in a fresh process split into two logical CPUs."""
+    return fresh_process_json(ONE_STEP, *GENERATIVE_MODELS)
+
+
 @pytest.mark.parametrize("model_name", GENERATIVE_MODELS)
-def test_one_step_on_two_replicas_matches_one_device(model_name):
+def test_one_step_on_two_replicas_matches_one_device(model_name, one_step_weights):
     """Plain SGD (Adam would hide a wrong gradient scale), global batch 8 = 2 replicas x 4.
     A per-replica mean instead of the global-batch mean would double every update."""
-    weights = fresh_process_json(ONE_STEP, model_name)
-    for before, one, two in zip(weights["before"], weights["one"], weights["two"]):
+    weights = one_step_weights[model_name]
+    for before, one, two in zip(weights["before"], weights["one"], weights["two"], strict=True):
         update = np.asarray(one) - np.asarray(before)
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6)
         assert np.abs(np.asarray(two) - np.asarray(one)).max() <= 1e-3 * max(

@@ -1,5 +1,9 @@
 """Process-level guarantees: resume after SIGKILL or Ctrl-C, same seed -> same weights in any
-process, and results that do not depend on the number of replicas."""
+process, and results that do not depend on the number of replicas.
+
+The uninterrupted runs train in the test's own process, the stopped and resumed ones in new
+processes: equal weights, bit for bit, also show that a seed gives the same weights in any
+process, one that has run other tests before included."""
 
 import csv
 import os
@@ -10,7 +14,13 @@ import numpy as np
 import pytest
 
 import train
-from conftest import model_weights, run_training, start_training, tiny_flags
+from conftest import (
+    model_weights,
+    op_determinism_restored,
+    run_training,
+    start_training,
+    tiny_flags,
+)
 from synthetic import mock_learnable
 from training.callbacks import finished_epochs
 
@@ -38,38 +48,72 @@ def uninterrupted_runs(tmp_path_factory):
     runs = {}
     for model in ("mlp", "gan"):
         runs[model] = tmp_path_factory.mktemp("runs") / f"uninterrupted-{model}"
-        run_training(tiny_flags(model, runs[model], *FLAGS), examples=EXAMPLES[model])
+        with mock_learnable(EXAMPLES[model]), op_determinism_restored():  # as start_training's
+            assert train.main(tiny_flags(model, runs[model], *FLAGS)) == 0  # process would
     return runs
 
 
-@pytest.mark.parametrize("model", ["mlp", "gan"])
-def test_resume_after_sigkill_ends_with_identical_weights(model, uninterrupted_runs, tmp_path):
-    """Killed after its first backup, the same command resumes and ends with the uninterrupted
-    run's weights, bit for bit. The two runs are separate processes with the same seed, so this
-    also shows that a seed gives the same weights in any process (the first epoch of each was
-    trained by a different process)."""
-    run_dir = tmp_path / "killed"
-    flags = tiny_flags(model, run_dir, *FLAGS)
+def stop_after_backup(flags, model, epochs: int, stop: signal.Signals) -> tuple[int, str]:
+    """Starts train.py with `flags` and sends it `stop` once the backup of epoch `epochs`
+    exists: (exit code, output)."""
+    run_dir = flags[flags.index("--run-dir") + 1]
     process = start_training(flags, examples=EXAMPLES[model])
     deadline = time.monotonic() + 180
-    while finished_epochs(run_dir / "backup") < 1:  # wait for the first epoch's backup
+    while finished_epochs(os.path.join(run_dir, "backup")) < epochs:
         assert process.poll() is None, process.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "no backup appeared"
+        assert time.monotonic() < deadline, f"no backup of epoch {epochs} appeared"
         time.sleep(0.02)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    done = finished_epochs(run_dir / "backup")
-    assert 1 <= done < EPOCHS and not (run_dir / "model.keras").exists()
+    process.send_signal(stop)
+    output = process.communicate(timeout=60)[0]
+    return process.returncode, output
 
-    output = run_training(flags, examples=EXAMPLES[model])  # the same command again
-    assert f"Resuming {run_dir} after epoch {done} of {EPOCHS}" in output
+
+def assert_finished_like(run_dir, uninterrupted) -> None:
     with open(run_dir / "history.csv") as file:
         assert [int(row["epoch"]) for row in csv.DictReader(file)] == list(range(EPOCHS))
     assert not (run_dir / "backup").exists()
-    for resumed, uninterrupted in zip(
-        model_weights(run_dir), model_weights(uninterrupted_runs[model])
-    ):
-        np.testing.assert_array_equal(resumed, uninterrupted)
+    for resumed, whole in zip(model_weights(run_dir), model_weights(uninterrupted), strict=True):
+        np.testing.assert_array_equal(resumed, whole)
+
+
+def test_the_gan_resumes_after_sigkill_with_identical_weights(uninterrupted_runs, tmp_path):
+    """Killed after its first backup, the same command resumes and ends with the uninterrupted
+    run's weights, bit for bit: both networks, both optimizers, the noise generator."""
+    run_dir = tmp_path / "killed"
+    flags = tiny_flags("gan", run_dir, *FLAGS)
+    stop_after_backup(flags, "gan", 1, signal.SIGKILL)
+    done = finished_epochs(run_dir / "backup")
+    assert 1 <= done < EPOCHS and not (run_dir / "model.keras").exists()
+
+    output = run_training(flags, examples=EXAMPLES["gan"])  # the same command again
+    assert f"Resuming {run_dir} after epoch {done} of {EPOCHS}" in output
+    assert_finished_like(run_dir, uninterrupted_runs["gan"])
+
+
+def test_sigkill_then_ctrl_c_then_a_damaged_backup_then_resume(uninterrupted_runs, tmp_path):
+    """One run stopped three ways before it finishes. SIGKILL after the first backup: the same
+    command resumes. Ctrl-C after the second: one line says how to resume, no traceback. The
+    latest backup is then damaged (a copy cut short), so resuming with `--run-dir` alone falls
+    back to the one before it. The run still ends with the uninterrupted run's weights."""
+    run_dir = tmp_path / "interrupted"
+    flags = tiny_flags("mlp", run_dir, *FLAGS)
+    stop_after_backup(flags, "mlp", 1, signal.SIGKILL)  # within 20 ms: an epoch takes seconds
+    assert finished_epochs(run_dir / "backup") == 1 and not (run_dir / "model.keras").exists()
+
+    code, output = stop_after_backup(flags, "mlp", 2, signal.SIGINT)  # the same command again
+    assert f"Resuming {run_dir} after epoch 1 of {EPOCHS}" in output
+    assert code == 130, output[-3000:]
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert (
+        f"interrupted after epoch 2 of {EPOCHS}. To resume, run: python train.py --run-dir"
+        in output
+    )
+
+    data_file = next((run_dir / "backup").glob("ckpt-2.data-*"))
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    output = run_training(["--run-dir", str(run_dir)], examples=EXAMPLES["mlp"])
+    assert "ckpt-2 cannot be read" in output and f"after epoch 1 of {EPOCHS}" in output
+    assert_finished_like(run_dir, uninterrupted_runs["mlp"])
 
 
 def losses(run_dir) -> np.ndarray:
@@ -90,35 +134,3 @@ def test_two_replicas_match_one_device(tmp_path):
     )
     assert "MirroredStrategy with 2 replica(s)" in output
     np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5)
-
-
-def test_ctrl_c_then_a_damaged_backup_then_resume_by_run_dir(uninterrupted_runs, tmp_path):
-    """Ctrl-C prints one line and how to resume; the latest backup is then damaged (a copy cut
-    short), so the resumed run falls back to the one before it; resuming with `--run-dir` alone
-    ends with the uninterrupted run's weights."""
-    run_dir = tmp_path / "interrupted"
-    process = start_training(tiny_flags("mlp", run_dir, *FLAGS), examples=EXAMPLES["mlp"])
-    deadline = time.monotonic() + 180
-    while finished_epochs(run_dir / "backup") < 2:
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "no second backup appeared"
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    output = process.communicate(timeout=60)[0]
-    assert process.returncode == 130, output[-3000:]
-    assert "Traceback" not in output and "KeyboardInterrupt" not in output
-    assert (
-        f"interrupted after epoch 2 of {EPOCHS}. To resume, run: python train.py --run-dir"
-        in output
-    )
-
-    data_file = next((run_dir / "backup").glob("ckpt-2.data-*"))
-    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
-    output = run_training(["--run-dir", str(run_dir)], examples=EXAMPLES["mlp"])
-    assert "ckpt-2 cannot be read" in output and f"after epoch 1 of {EPOCHS}" in output
-    with open(run_dir / "history.csv") as file:
-        assert [int(row["epoch"]) for row in csv.DictReader(file)] == list(range(EPOCHS))
-    for resumed, uninterrupted in zip(
-        model_weights(run_dir), model_weights(uninterrupted_runs["mlp"]), strict=True
-    ):
-        np.testing.assert_array_equal(resumed, uninterrupted)

@@ -153,9 +153,11 @@ def test_evaluate_writes_figures_and_a_frechet_distance(
     run_dir, classifier = generative_runs[model_name], generative_runs["cnn"]
     runs_before = sorted(os.listdir(run_dir.parent))
     with mock_learnable(96):
-        assert evaluate.main([str(run_dir)]) == 0  # without --features: figures, no distance
-        assert "No Frechet distance: name the classifier run" in capsys.readouterr().out
-        assert "frechet_distance" not in json.loads((run_dir / "eval" / "metrics.json").read_text())
+        if model_name == "gan":  # once is enough: the same code answers both models
+            assert evaluate.main([str(run_dir)]) == 0  # without --features: figures, no distance
+            assert "No Frechet distance: name the classifier run" in capsys.readouterr().out
+            metrics = json.loads((run_dir / "eval" / "metrics.json").read_text())
+            assert "frechet_distance" not in metrics
         assert evaluate.main([str(run_dir), "--features", str(classifier)]) == 0
     out = capsys.readouterr().out
     assert f"in the features of the classifier in {classifier}" in out

@@ -2,12 +2,14 @@
 
     python tests/run_with_mock_data.py [--logical-cpus N] [--examples N] -- TRAIN_FLAGS...
 
-Tests that need a fresh process (SIGKILL and resume, two processes giving the same weights,
-a CPU split into logical devices) start this script instead of train.py.
+Tests that need a fresh process (SIGKILL or Ctrl-C and resume, a CPU split into logical
+devices, several workers) start this script instead of train.py. Agents train as they would
+anyway: they read no TFDS data.
 """
 
 import argparse
 import os
+import signal
 import sys
 
 sys.path[:0] = [
@@ -25,6 +27,9 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=256)
     parser.add_argument("train_flags", nargs=argparse.REMAINDER)
     args = parser.parse_args()
+    # Tests stop this process with Ctrl-C (SIGINT). Started from a background job, it would
+    # inherit SIGINT ignored and Python would never raise KeyboardInterrupt: hear it again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.logical_cpus > 1:  # must happen before TensorFlow touches the devices
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(

@@ -5,8 +5,6 @@ import csv
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import types
 
@@ -17,7 +15,7 @@ from toy_environment import RANDOM_PLAY_RETURN
 
 import evaluate
 import train
-from conftest import ROOT, model_weights, op_determinism_restored, tiny_flags
+from conftest import model_weights, op_determinism_restored, start_training, tiny_flags
 from models import dqn, policy_gradient
 from training.config import RunConfig
 
@@ -174,16 +172,6 @@ def test_evaluation_is_repeatable_and_uses_fixed_seeds(tmp_path):
     assert first["reward_threshold"] == 475 and first["solved"] is False
 
 
-def start_agent(flags) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "train.py", *flags],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def finish(process, timeout=180) -> str:
     output, _ = process.communicate(timeout=timeout)
     assert process.returncode == 0, output[-3000:]
@@ -209,7 +197,7 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
         "evaluation_interval=300",
     ]
     flags = agent_flags(model, tmp_path / "killed", *extra, "--batch-size", "64")
-    process = start_agent(flags)
+    process = start_training(flags)
     backup = tmp_path / "killed" / "backup" / "state.npz"
     deadline = time.monotonic() + 120
     previous = backup.parent / "previous.npz"
@@ -227,7 +215,7 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
         backup.write_bytes(backup.read_bytes()[:1000])  # a backup cut short
         backed_up_step = int(np.load(previous)["loop/step"])
 
-    resumed = start_agent(flags)
+    resumed = start_training(flags)
     with op_determinism_restored():  # the uninterrupted run, here while the resumed one runs
         uninterrupted = agent_flags(model, tmp_path / "uninterrupted", *extra, "--batch-size", "64")
         assert train.main(uninterrupted) == 0

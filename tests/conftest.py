@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -54,6 +55,16 @@ def start_training(flags, logical_cpus=1, examples=256, environment=None) -> sub
         text=True,
         env={**os.environ, **(environment or {})},
     )
+
+
+def wait_until(ready, process: subprocess.Popen, what: str, seconds: float = 180) -> None:
+    """Polls `ready()` every 20 ms until it holds, as a test waits for a backup before stopping
+    a run; fails with the process's output if it ends first, or names `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, f"{what} did not appear within {seconds:g} s"
+        time.sleep(0.02)
 
 
 def fresh_process_json(script: str, *args, timeout=180):

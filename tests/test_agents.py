@@ -5,7 +5,6 @@ import csv
 import json
 import os
 import signal
-import time
 import types
 
 import numpy as np
@@ -15,7 +14,13 @@ from toy_environment import RANDOM_PLAY_RETURN
 
 import evaluate
 import train
-from conftest import model_weights, op_determinism_restored, start_training, tiny_flags
+from conftest import (
+    model_weights,
+    op_determinism_restored,
+    start_training,
+    tiny_flags,
+    wait_until,
+)
 from models import dqn, policy_gradient
 from training.config import RunConfig
 
@@ -199,12 +204,9 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
     flags = agent_flags(model, tmp_path / "killed", *extra, "--batch-size", "64")
     process = start_training(flags)
     backup = tmp_path / "killed" / "backup" / "state.npz"
-    deadline = time.monotonic() + 120
     previous = backup.parent / "previous.npz"
-    while not (previous.exists() and backup.exists()):  # two backups, after some learning
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "no backup appeared"
-        time.sleep(0.01)
+    # Two backups, after some learning.
+    wait_until(lambda: previous.exists() and backup.exists(), process, "a second backup", 120)
     process.send_signal(stop)
     output = process.communicate(timeout=60)[0]
     assert not (tmp_path / "killed" / "model.keras").exists()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import train
-from conftest import model_weights, start_training, tiny_flags
+from conftest import model_weights, start_training, tiny_flags, wait_until
 from synthetic import mock_learnable
 
 WATCHDOG_SECONDS = 240
@@ -77,10 +77,8 @@ def two_worker_run(tmp_path_factory):
     flags = tiny_flags("cnn", run_dir, *FLAGS)
     workers = start_workers(flags, free_ports(2))
     try:
-        deadline = time.monotonic() + WATCHDOG_SECONDS
-        while not os.path.exists(run_dir / "backup" / "worker-1" / "checkpoint"):
-            assert time.monotonic() < deadline and workers[0].poll() is None, "no backup came"
-            time.sleep(0.05)
+        backup = run_dir / "backup" / "worker-1" / "checkpoint"  # worker 1 finished epoch 1
+        wait_until(backup.exists, workers[0], "worker 1's first backup", WATCHDOG_SECONDS)
         workers[1].send_signal(signal.SIGKILL)
         chief_output = wait_for(workers[:1], seconds=120)[0]  # it notices and stops: no hang
         chief_code = workers[0].returncode

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training import figures, hparams, runs
+from training import callbacks, figures, hparams, runs
 from training.agent_state import CsvLog, RunningMeans, StepBackup
 from training.config import RunConfig, versions
 from training.errors import Interrupted, UsageError
@@ -359,4 +359,4 @@ def _evaluate_and_keep_best(
         tf.summary.scalar("evaluation/best_mean_return", loop.best_return)
         for network_name, network in agent.networks.items():
             for weight in network.weights:
-                tf.summary.histogram(f"{network_name}/{weight.path}", weight)
+                callbacks.write_histogram(f"{network_name}/{weight.path}", weight, loop.step)

@@ -2,14 +2,22 @@
 
     TFDS_DATA_DIR=../shared/tfds python benchmarks/cnn_throughput.py [--model cnn] [train.py flags]
 
-1. Trains with `train.main` (default settings unless flags are given) and reports test accuracy,
-   wall time and end-to-end training throughput: examples per second over whole epochs,
-   validation and callbacks included, median of the epochs after the first (the first also
-   decodes the data into the cache and traces the graph).
-2. Trains the same model, compiled the same way, on a few in-memory batches repeated: pure
-   compute throughput, with no input pipeline work and no callbacks.
-   The best of five short windows counts, since short windows vary a lot on a shared machine.
-The ratio of the two is the share of the time the driver leaves to the model itself.
+Trains with `train.main` (default settings unless flags are given) and reports test accuracy,
+wall time and two speeds, side by side, epoch by epoch:
+
+- end to end: training examples per second over whole epochs, from one epoch's end to the
+  next (input pipeline, validation, weight histograms, backup and progress bar included; see
+  callbacks.Throughput);
+- compute only: the same model, built and compiled by the driver's own code (optimizer,
+  learning-rate schedule), trained for as many steps on a few in-memory batches repeated, with
+  no input pipeline, no validation and no callbacks: the model's own speed.
+
+The two alternate: after each of the driver's epochs, a callback trains the compute-only copy
+for one epoch and clocks it (its time is then taken out of the driver's figures). This shared
+machine's speed drifts by up to 1.5 times within minutes, so only measurements taken side by
+side compare one machine with itself. Each epoch's ratio, end to end over compute only, is the
+share of the time the driver leaves to the model; the median over the epochs after the first
+(which also decodes the data into the cache and traces the graph) is reported.
 
 With --validation-batches 1 the run validates on one batch only, so the end-to-end figure
 shows what the validation pass costs apart from the rest of the driver.
@@ -31,65 +39,72 @@ import tensorflow as tf  # noqa: E402
 
 import models  # noqa: E402
 import train  # noqa: E402
-from training import figures, input_pipeline  # noqa: E402
+from training import callbacks, figures, input_pipeline, keras_loop  # noqa: E402
 from training.config import RunConfig  # noqa: E402  (type only)
 
-COMPUTE_STEPS = 30
-COMPUTE_REPEATS = 5
+
+class EpochClock(keras.callbacks.Callback):
+    """Seconds of every epoch, from its start to its end."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
 
 
-def end_to_end(argv: list[str], run_dir: str) -> dict:
-    start = time.perf_counter()
-    if train.main(argv) != 0:
-        sys.exit("training failed; see the message above")
-    wall_seconds = time.perf_counter() - start
-    history = figures.read_history(os.path.join(run_dir, "history.csv"))
-    with open(os.path.join(run_dir, "metrics.json")) as file:
-        metrics = json.load(file)
-    steady = history["examples_per_second"][1:] or history["examples_per_second"]
-    return {
-        "test_accuracy": metrics["accuracy"],
-        "wall_seconds": wall_seconds,
-        "epochs": len(history["epoch"]),
-        "examples_per_second": statistics.median(steady),
-    }
+class ComputeOnlyEpochs(keras.callbacks.Callback):
+    """After each of the driver's epochs, one compute-only epoch: its examples per second, and
+    the wall time this callback took, to be taken out of the driver's clock."""
 
-
-def compute_only(config: RunConfig) -> float:
-    """Training examples per second on in-memory tensors: the model's speed, nothing else."""
-    spec = models.get_spec(config.model)
-    examples, info, _ = input_pipeline.load(config.dataset, config.data_dir, test=config.test_split)
-    data_info = spec.describe_data(config.dataset, info)
-    batches = input_pipeline.evaluation_batches(
-        examples["validation"], spec.preprocess, config.batch_size
-    )
-    inputs, targets = (tf.concat(parts, axis=0) for parts in zip(*batches.take(8)))  # in memory
-    model = spec.build_model(data_info, config.hyperparameters)
-    if spec.adapt:  # e.g. a text model's vocabulary, learned from the training split
-        spec.adapt(
-            model,
-            input_pipeline.training_inputs(examples["train"], spec.preprocess, config.batch_size),
+    def __init__(self, config: RunConfig):
+        super().__init__()
+        spec = models.get_spec(config.model)
+        examples, info, _ = input_pipeline.load(
+            config.dataset, config.data_dir, config.train_split, config.val_split
         )
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=spec.loss,
-        metrics=list(spec.metrics),
-    )
-    # Batched like the driver's data, with an unknown batch size: one batch repeated with
-    # `from_tensors` has a static batch shape, which on a CPU can pick other, slower kernels
-    # (2x slower for this CNN on the 2-core machine in the README) and compares nothing.
-    repeated = (
-        tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(config.batch_size)
-    )
-    model.fit(repeated, steps_per_epoch=10, epochs=1, verbose=0, shuffle=False)  # trace and warm up
-    speeds = []
-    for _ in range(COMPUTE_REPEATS):
+        data_info = spec.describe_data(config.dataset, info)
+        batches = input_pipeline.evaluation_batches(
+            examples["validation"], spec.preprocess, config.batch_size
+        )
+        inputs, targets = (tf.concat(parts, axis=0) for parts in zip(*batches.take(8)))
+        training_examples = int(examples["train"].reduce(0, lambda count, _: count + 1))
+        self.steps = -(-training_examples // config.batch_size)  # as many as the driver's
+        self.examples = self.steps * config.batch_size
+        self.compute_model = keras_loop.build_and_compile(
+            spec, config, data_info, examples["train"], self.steps
+        )
+        # Batched like the driver's data, with an unknown batch size: one batch repeated with
+        # `from_tensors` has a static batch shape, which on a CPU can pick other, slower
+        # kernels (2x slower for this CNN on the 2-core machine in the README).
+        self.repeated = (
+            tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(config.batch_size)
+        )
+        self.compute_model.fit(self.repeated, steps_per_epoch=10, epochs=1, verbose=0)  # trace
+        self.examples_per_second = []
+        self.seconds_taken = []
+
+    def on_epoch_end(self, epoch, logs=None):
         start = time.perf_counter()
-        model.fit(repeated, steps_per_epoch=COMPUTE_STEPS, epochs=1, verbose=0, shuffle=False)
-        speeds.append(COMPUTE_STEPS * config.batch_size / (time.perf_counter() - start))
-    # The best window: short windows on a shared 2-core machine varied twofold (626 to 1,222
-    # examples/s for the CNN); the peak is the model's own speed and the fair bar to compare with.
-    return max(speeds)
+        clock = EpochClock()
+        self.compute_model.fit(
+            self.repeated, steps_per_epoch=self.steps, epochs=1, verbose=0, callbacks=[clock]
+        )
+        self.examples_per_second.append(self.examples / clock.seconds[0])
+        self.seconds_taken.append(time.perf_counter() - start)
+
+
+def with_compute_only_epochs(config: RunConfig) -> ComputeOnlyEpochs:
+    """Puts a ComputeOnlyEpochs before the driver's own callbacks, so that it runs inside the
+    span that callbacks.Throughput clocks for the same epoch."""
+    compute_only = ComputeOnlyEpochs(config)
+    standard_callbacks = callbacks.standard_callbacks
+    callbacks.standard_callbacks = lambda *args: [compute_only, *standard_callbacks(*args)]
+    return compute_only
 
 
 def only_validation_shortened(batches: int) -> None:
@@ -117,34 +132,44 @@ def main() -> None:
     )
     args, flags = parser.parse_known_args()
     run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
-    argv = [
-        "--model",
-        args.model,
-        "--run-dir",
-        run_dir,
-        *flags,
-    ]  # one argv: both measure one config
+    argv = ["--model", args.model, "--run-dir", run_dir, *flags]
     config = models.get_spec(args.model).make_config(train.make_parser().parse_args(argv))
-    # Compute-only first: afterwards the training run's prefetching threads may still hold a core.
-    compute_only_speed = compute_only(config)
+    compute_only = with_compute_only_epochs(config)
     if args.validation_batches is not None:
         only_validation_shortened(args.validation_batches)
-    result = end_to_end(argv, run_dir)
-    result["compute_only_examples_per_second"] = compute_only_speed
-    result["driver_efficiency"] = (
-        result["examples_per_second"] / result["compute_only_examples_per_second"]
-    )
-    result.update(
-        model=args.model,
-        dataset=config.dataset,
-        batch_size=config.batch_size,
-        cpus=os.cpu_count(),
-        gpus=len(tf.config.list_physical_devices("GPU")),
-    )
+
+    start = time.perf_counter()
+    if train.main(argv) != 0:
+        sys.exit("training failed; see the message above")
+    wall_seconds = time.perf_counter() - start - sum(compute_only.seconds_taken)
+    with open(os.path.join(run_dir, "metrics.json")) as file:
+        test_accuracy = json.load(file)["accuracy"]
+    clocked = figures.read_history(os.path.join(run_dir, "history.csv"))["examples_per_second"]
+    # Each epoch's clocked span holds its compute-only epoch: take that time out.
+    end_to_end = [
+        compute_only.examples / (compute_only.examples / speed - taken)
+        for speed, taken in zip(clocked, compute_only.seconds_taken)
+    ][1:]
+    compute = compute_only.examples_per_second[1:]
+    ratios = [driver / alone for driver, alone in zip(end_to_end, compute)]
+    result = {
+        "model": args.model,
+        "dataset": config.dataset,
+        "epochs": len(clocked),
+        "test_accuracy": test_accuracy,
+        "wall_seconds": wall_seconds,
+        "examples_per_second": statistics.median(end_to_end),
+        "compute_only_examples_per_second": statistics.median(compute),
+        "driver_efficiency": statistics.median(ratios),
+        "epoch_ratios": [round(ratio, 3) for ratio in ratios],
+        "batch_size": config.batch_size,
+        "cpus": os.cpu_count(),
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+    }
     print(json.dumps(result, indent=2))
     print(
-        f"\n| {args.model} | {config.dataset} | {result['epochs']} | {result['test_accuracy']:.2%} | "
-        f"{result['wall_seconds'] / 60:.1f} min | {result['examples_per_second']:.0f} | "
+        f"\n| {args.model} | {config.dataset} | {result['epochs']} | {test_accuracy:.2%} | "
+        f"{wall_seconds / 60:.1f} min | {result['examples_per_second']:.0f} | "
         f"{result['compute_only_examples_per_second']:.0f} | {result['driver_efficiency']:.0%} |"
     )
 

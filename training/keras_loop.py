@@ -108,7 +108,7 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
     )
 
     with strategy.scope():
-        model = _build_and_compile(spec, config, data_info, examples["train"], steps_per_epoch)
+        model = build_and_compile(spec, config, data_info, examples["train"], steps_per_epoch)
     os.makedirs(place.out_dir, exist_ok=True)
     runs.write_text(
         os.path.join(place.out_dir, CONFIG_FILE),
@@ -173,7 +173,7 @@ def learning_rate_schedule(peak: float, total_steps: int, warmup_fraction: float
     )
 
 
-def _build_and_compile(spec, config, data_info, training_examples, steps_per_epoch):
+def build_and_compile(spec, config, data_info, training_examples, steps_per_epoch):
     """The model, its data-fitted layers adapted, compiled with Adam on a cosine schedule and
     its optimizer built (so a backup can be restored into it). Call inside strategy.scope()."""
     model = _build(spec, data_info, config.hyperparameters)

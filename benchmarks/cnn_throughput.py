@@ -14,7 +14,7 @@ wall time and two speeds, side by side, epoch by epoch:
 
 The two alternate: after each of the driver's epochs, a callback trains the compute-only copy
 for one epoch and clocks it (its time is then taken out of the driver's figures). This shared
-machine's speed drifts by up to 1.5 times within minutes, so only measurements taken side by
+machine's speed drifts by up to a third within minutes, so only measurements taken side by
 side compare one machine with itself. Each epoch's ratio, end to end over compute only, is the
 share of the time the driver leaves to the model; the median over the epochs after the first
 (which also decodes the data into the cache and traces the graph) is reported.

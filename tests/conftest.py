@@ -67,6 +67,15 @@ def wait_until(ready, process: subprocess.Popen, what: str, seconds: float = 180
         time.sleep(0.02)
 
 
+def stop_when(ready, process: subprocess.Popen, what: str, stop: int, seconds: float = 180):
+    """Waits until `ready()` holds (see wait_until), then sends `process` the signal `stop`, as
+    a test stops a run after a backup: returns (exit code, output)."""
+    wait_until(ready, process, what, seconds)
+    process.send_signal(stop)
+    output = process.communicate(timeout=60)[0]
+    return process.returncode, output
+
+
 def fresh_process_json(script: str, *args, timeout=180):
     """Runs `python -c SCRIPT ARGS...` in a new process from the project root (tests/ importable,
     TensorFlow's start-up lines hidden) and returns the JSON its last line of output holds."""

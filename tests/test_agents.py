@@ -18,8 +18,8 @@ from conftest import (
     model_weights,
     op_determinism_restored,
     start_training,
+    stop_when,
     tiny_flags,
-    wait_until,
 )
 from models import dqn, policy_gradient
 from training.config import RunConfig
@@ -205,14 +205,13 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
     process = start_training(flags)
     backup = tmp_path / "killed" / "backup" / "state.npz"
     previous = backup.parent / "previous.npz"
-    # Two backups, after some learning.
-    wait_until(lambda: previous.exists() and backup.exists(), process, "a second backup", 120)
-    process.send_signal(stop)
-    output = process.communicate(timeout=60)[0]
+    code, output = stop_when(  # two backups, after some learning
+        lambda: previous.exists() and backup.exists(), process, "a second backup", stop, 120
+    )
     assert not (tmp_path / "killed" / "model.keras").exists()
     backed_up_step = int(np.load(backup)["loop/step"])
     if stop == signal.SIGINT:
-        assert process.returncode == 130 and "Traceback" not in output, output[-3000:]
+        assert code == 130 and "Traceback" not in output, output[-3000:]
         assert f"interrupted at step {backed_up_step} of {steps}. To resume, run:" in output
         backup.write_bytes(backup.read_bytes()[:1000])  # a backup cut short
         backed_up_step = int(np.load(previous)["loop/step"])

@@ -18,8 +18,8 @@ from conftest import (
     op_determinism_restored,
     run_training,
     start_training,
+    stop_when,
     tiny_flags,
-    wait_until,
 )
 from synthetic import mock_learnable
 from training.callbacks import finished_epochs
@@ -56,13 +56,13 @@ def uninterrupted_runs(tmp_path_factory):
 def stop_after_backup(flags, model, epochs: int, stop: signal.Signals) -> tuple[int, str]:
     """Starts train.py with `flags` and sends it `stop` once the backup of epoch `epochs`
     exists: (exit code, output)."""
-    run_dir = flags[flags.index("--run-dir") + 1]
-    process = start_training(flags, examples=EXAMPLES[model])
-    backup_dir = os.path.join(run_dir, "backup")
-    wait_until(lambda: finished_epochs(backup_dir) >= epochs, process, f"epoch {epochs}'s backup")
-    process.send_signal(stop)
-    output = process.communicate(timeout=60)[0]
-    return process.returncode, output
+    backup_dir = os.path.join(flags[flags.index("--run-dir") + 1], "backup")
+    return stop_when(
+        lambda: finished_epochs(backup_dir) >= epochs,
+        start_training(flags, examples=EXAMPLES[model]),
+        f"epoch {epochs}'s backup",
+        stop,
+    )
 
 
 def assert_finished_like(run_dir, uninterrupted) -> None:

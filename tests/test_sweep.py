@@ -12,7 +12,7 @@ import sys
 import pytest
 
 import sweep
-from conftest import ROOT, wait_until
+from conftest import ROOT, stop_when
 from synthetic import mock_learnable
 from training import sweep as training_sweep
 from training import sweep_report
@@ -59,13 +59,12 @@ def resumed_sweep(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    wait_until(  # the second trial is halfway
+    stop_when(  # the second trial is halfway
         lambda: finished_epochs(sweep_dir / TRIALS[1] / "backup") >= 1,
         process,
         "the second trial's first backup",
+        signal.SIGKILL,
     )
-    process.send_signal(signal.SIGKILL)
-    process.wait()
     first_model = sweep_dir / TRIALS[0] / "model.keras"
     before = first_model.stat().st_mtime_ns
     assert not (sweep_dir / TRIALS[1] / "model.keras").exists()

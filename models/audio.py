@@ -16,7 +16,6 @@ import os
 import keras
 import numpy as np
 import scipy.io.wavfile
-import scipy.signal
 import tensorflow as tf
 from keras import layers, ops
 
@@ -178,10 +177,10 @@ def read_wav(path: str, sample_rate: int) -> np.ndarray:
     if file_rate != sample_rate:
         # Polyphase resampling low-pass filters first, so no frequency above the new Nyquist
         # limit folds back into the band the model listens to.
+        from scipy.signal import resample_poly  # here: a second to import, for every run
+
         divisor = math.gcd(file_rate, sample_rate)
-        waveform = scipy.signal.resample_poly(
-            waveform, sample_rate // divisor, file_rate // divisor
-        )
+        waveform = resample_poly(waveform, sample_rate // divisor, file_rate // divisor)
     return waveform.astype(np.float32)
 
 

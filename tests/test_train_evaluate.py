@@ -1,10 +1,13 @@
 """End to end in one process: train.main, then evaluate.main, asserting files and values."""
 
+import collections
+import contextlib
 import csv
 import glob
 import json
 import os
 
+import keras
 import pytest
 import tensorflow as tf
 
@@ -14,14 +17,44 @@ from conftest import tiny_flags
 from synthetic import mock_learnable
 
 EPOCHS = 2
+TRAINING_TRACES = collections.Counter()  # finished_run's traces of each Keras step
+
+
+@contextlib.contextmanager
+def counted_traces():
+    """Counts how often TensorFlow traces Keras' train_step and test_step (each trace runs the
+    step's Python once; later calls run the traced graph)."""
+    counts = collections.Counter()
+
+    def counting(name: str):
+        step = getattr(keras.Model, name)
+
+        def counted_step(model, data):
+            counts[name] += 1
+            return step(model, data)
+
+        return counted_step
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("train_step", "test_step"):
+            patch.setattr(keras.Model, name, counting(name))
+        yield counts
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "cnn"
-    with mock_learnable(96):
+    with mock_learnable(96), counted_traces() as traces:
         assert train.main(tiny_flags("cnn", run_dir, "--epochs", str(EPOCHS))) == 0
+    TRAINING_TRACES.update(traces)
     return run_dir
+
+
+def test_each_step_is_traced_once(finished_run):
+    """Validation and the final test share one traced test step; neither step is traced a
+    second time because the accuracy metric's variables were created while tracing it (they
+    are built beforehand: keras_loop.build_metrics)."""
+    assert TRAINING_TRACES == {"train_step": 1, "test_step": 1}
 
 
 def test_run_directory_layout(finished_run):
@@ -71,8 +104,9 @@ def test_tensorboard_logs(finished_run):
 
 
 def test_evaluate_writes_metrics_and_figures(finished_run, capsys):
-    with mock_learnable(96):
+    with mock_learnable(96), counted_traces() as traces:
         assert evaluate.main([str(finished_run)]) == 0
+    assert traces == {"test_step": 1}  # the model is loaded, its metrics unbuilt: built first
     printed = capsys.readouterr().out
     assert "accuracy" in printed and str(finished_run) in printed
     metrics = json.loads((finished_run / "eval" / "metrics.json").read_text())

@@ -45,8 +45,9 @@ def error_rates_by_speaker(run_dir: str) -> dict[str, float]:
     ).padded_batch(64)
     beam_width = model.get_layer("probabilities").beam_width
     errors, words = {}, {}
+    transcribe = transcription.transcriber(model, beam_width)
     for waveforms, tokens, speakers in strings:
-        _, hypotheses = transcription.transcribe(model, waveforms, beam_width)
+        _, hypotheses = transcribe(waveforms)
         for speaker, wrong, said in zip(
             speakers.numpy(), transcripts.word_errors(tokens, hypotheses), np.asarray(tokens)
         ):

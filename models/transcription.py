@@ -19,10 +19,20 @@ from training import figures
 SHOWN = 8  # transcripts per epoch in TensorBoard's Text tab
 
 
-def transcribe(model, waveforms, beam_width: int = 1):
-    """(batch, samples) waveforms -> (probabilities (batch, frames, symbols), tokens (batch, n))."""
-    probabilities = model(waveforms, training=False)
-    return np.asarray(probabilities), np.asarray(transcripts.decode(probabilities, beam_width))
+def transcriber(model, beam_width: int = 1):
+    """A function (batch, samples) waveforms -> (probabilities (batch, frames, symbols), tokens
+    (batch, n)), greedy (beam_width 1) or beam search decoding.
+
+    The model's forward pass is traced once (a tf.function) and reused for every batch: run
+    eagerly, the bidirectional LSTM steps through the frames in Python, 0.3 s (1.6 s the first
+    time) for 8 utterances of 3 s with the tiny test model, against 0.01 s traced."""
+    forward = tf.function(lambda waveforms: model(waveforms, training=False), reduce_retracing=True)
+
+    def transcribe(waveforms):
+        probabilities = forward(waveforms)
+        return np.asarray(probabilities), np.asarray(transcripts.decode(probabilities, beam_width))
+
+    return transcribe
 
 
 def marked(reference: str, hypothesis: str) -> str:
@@ -85,8 +95,11 @@ class ValidationTranscripts(keras.callbacks.Callback):
         self.class_names = class_names
         self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "validation"))
 
+    def on_train_begin(self, logs=None):
+        self.transcribe = transcriber(self.model)
+
     def on_epoch_end(self, epoch, logs=None):
-        probabilities, hypotheses = transcribe(self.model, self.waveforms)
+        probabilities, hypotheses = self.transcribe(self.waveforms)
         rows = ["| said | heard |", "|---|---|"]
         for tokens, hypothesis in zip(self.tokens, hypotheses):
             said = transcripts.as_words(tokens, self.class_names)
@@ -116,8 +129,9 @@ def report(model, batches, data_info, out_dir: str) -> tuple[dict, dict]:
     beam_width = model.get_layer("probabilities").beam_width
     names = data_info.class_names
     rows, worst = [], None  # rows: (errors, words, said, heard)
+    transcribe = transcriber(model, beam_width)
     for waveforms, tokens in batches:
-        probabilities, hypotheses = transcribe(model, waveforms, beam_width)
+        probabilities, hypotheses = transcribe(waveforms)
         errors = np.asarray(transcripts.word_errors(tokens, hypotheses))
         for index, (said, heard) in enumerate(zip(np.asarray(tokens), hypotheses)):
             rows.append(
@@ -161,7 +175,7 @@ def predict_audio(model, data: dict, path: str) -> str:
     """`evaluate.py RUN_DIR --audio my_numbers.wav`: the transcript, beam search."""
     waveform = audio.read_wav(path, data["sample_rate"])
     beam_width = model.get_layer("probabilities").beam_width
-    _, hypotheses = transcribe(model, waveform[np.newaxis], beam_width)
+    _, hypotheses = transcriber(model, beam_width)(waveform[np.newaxis])
     text = transcripts.as_words(hypotheses[0], data["class_names"]) or "(no words heard)"
     seconds = len(waveform) / data["sample_rate"]
     return f"{text}   ({path}, {seconds:.2f} s)"

@@ -174,21 +174,33 @@ def audio_clips_figure(
 
 
 def image_grid_figure(images, title: str, columns: int = 8):
-    """Images in rows of `columns`, no gaps, no labels: samples, reconstructions, interpolations."""
-    images = np.clip(np.asarray(images), 0, 1)
-    rows = -(-len(images) // columns)
-    height = 0.9 * rows + 0.4  # inches: the rows, and 0.4 for the title
-    figure, grid = subplots(rows, columns, figsize=(0.9 * columns, height), squeeze=False)
-    for axes in grid.flat:
-        axes.axis("off")
-    for axes, image in zip(grid.flat, images):
-        axes.imshow(
-            image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1
-        )
-    figure.suptitle(title)
-    figure.subplots_adjust(
-        wspace=0.03, hspace=0.03, top=1 - 0.4 / height, bottom=0.01, left=0.01, right=0.99
+    """Images (n, height, width, channels) in rows of `columns`, thin white lines between them,
+    no labels: samples, reconstructions, interpolations.
+
+    The grid is tiled into one picture and drawn once: a subplot per image took 0.7 s for 64
+    images, after every epoch of a generative model."""
+    images = np.clip(np.asarray(images, np.float32), 0, 1)
+    count, height, width, channels = images.shape
+    rows, gap = -(-count // columns), max(1, height // 28)  # gap: 1 pixel at 28 x 28
+    tiled = np.ones(
+        (rows * (height + gap) - gap, columns * (width + gap) - gap, channels), np.float32
     )
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        tiled[top : top + height, left : left + width] = image
+    figure_height = 0.9 * rows + 0.4  # inches: the rows, and 0.4 for the title
+    figure, axes = subplots(figsize=(0.9 * columns, figure_height))
+    axes.imshow(
+        tiled.squeeze(-1) if channels == 1 else tiled,
+        cmap="gray",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
+    axes.axis("off")
+    figure.suptitle(title)
+    figure.subplots_adjust(top=1 - 0.4 / figure_height, bottom=0.01, left=0.01, right=0.99)
     return figure
 
 

@@ -177,20 +177,14 @@ def test_evaluation_is_repeatable_and_uses_fixed_seeds(tmp_path):
     assert first["reward_threshold"] == 475 and first["solved"] is False
 
 
-def finish(process, timeout=180) -> str:
-    output, _ = process.communicate(timeout=timeout)
-    assert process.returncode == 0, output[-3000:]
-    return output
-
-
 @pytest.mark.parametrize(
     "model, stop", [("dqn", signal.SIGINT), ("policy_gradient", signal.SIGKILL)]
 )
-def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
+def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path, capsys):
     """Killed after a backup, the same command resumes at the backup's step and ends exactly
-    where an uninterrupted run ends (run in this process: any process gives the same). Ctrl-C
-    (SIGINT) says so in one line; after it the latest backup is damaged, and the resumed run
-    falls back to the one before it, still exactly."""
+    where an uninterrupted run ends (both run in this process, the killed one in its own: any
+    process gives the same). Ctrl-C (SIGINT) says so in one line; after it the latest backup is
+    damaged, and the resumed run falls back to the one before it, still exactly."""
     steps = 1500
     extra = [
         "--env-steps",
@@ -216,11 +210,13 @@ def test_resume_after_sigkill_continues_the_step_count(model, stop, tmp_path):
         backup.write_bytes(backup.read_bytes()[:1000])  # a backup cut short
         backed_up_step = int(np.load(previous)["loop/step"])
 
-    resumed = start_training(flags)
-    with op_determinism_restored():  # the uninterrupted run, here while the resumed one runs
+    capsys.readouterr()
+    with op_determinism_restored():  # the same command again, then an uninterrupted run, here
+        assert train.main(flags) == 0
+        printed = capsys.readouterr()
         uninterrupted = agent_flags(model, tmp_path / "uninterrupted", *extra, "--batch-size", "64")
         assert train.main(uninterrupted) == 0
-    output = finish(resumed)
+    output = printed.out + printed.err
     assert f"at step {backed_up_step} of {steps}" in output
     assert ("state.npz cannot be read" in output) == (stop == signal.SIGINT)
     for run in ("killed", "uninterrupted"):

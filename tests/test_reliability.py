@@ -1,9 +1,10 @@
 """Process-level guarantees: resume after SIGKILL or Ctrl-C, same seed -> same weights in any
 process, and results that do not depend on the number of replicas.
 
-The uninterrupted runs train in the test's own process, the stopped and resumed ones in new
-processes: equal weights, bit for bit, also show that a seed gives the same weights in any
-process, one that has run other tests before included."""
+The stopped runs train in new processes; the uninterrupted runs, and the stopped runs resumed,
+train in the test's own process: equal weights, bit for bit, also show that a seed gives the
+same weights in any process, one that has run other tests before included, and that a backup
+written by one process resumes exactly in another."""
 
 import csv
 import os
@@ -65,6 +66,15 @@ def stop_after_backup(flags, model, epochs: int, stop: signal.Signals) -> tuple[
     )
 
 
+def resume_here(flags, model, capsys) -> str:
+    """The same command again, in this process (as start_training's would): its output."""
+    capsys.readouterr()
+    with mock_learnable(EXAMPLES[model]), op_determinism_restored():
+        assert train.main(flags) == 0
+    printed = capsys.readouterr()
+    return printed.out + printed.err
+
+
 def assert_finished_like(run_dir, uninterrupted) -> None:
     with open(run_dir / "history.csv") as file:
         assert [int(row["epoch"]) for row in csv.DictReader(file)] == list(range(EPOCHS))
@@ -73,7 +83,7 @@ def assert_finished_like(run_dir, uninterrupted) -> None:
         np.testing.assert_array_equal(resumed, whole)
 
 
-def test_the_gan_resumes_after_sigkill_with_identical_weights(uninterrupted_runs, tmp_path):
+def test_the_gan_resumes_after_sigkill_with_identical_weights(uninterrupted_runs, tmp_path, capsys):
     """Killed after its first backup, the same command resumes and ends with the uninterrupted
     run's weights, bit for bit: both networks, both optimizers, the noise generator."""
     run_dir = tmp_path / "killed"
@@ -82,12 +92,14 @@ def test_the_gan_resumes_after_sigkill_with_identical_weights(uninterrupted_runs
     done = finished_epochs(run_dir / "backup")
     assert 1 <= done < EPOCHS and not (run_dir / "model.keras").exists()
 
-    output = run_training(flags, examples=EXAMPLES["gan"])  # the same command again
+    output = resume_here(flags, "gan", capsys)
     assert f"Resuming {run_dir} after epoch {done} of {EPOCHS}" in output
     assert_finished_like(run_dir, uninterrupted_runs["gan"])
 
 
-def test_sigkill_then_ctrl_c_then_a_damaged_backup_then_resume(uninterrupted_runs, tmp_path):
+def test_sigkill_then_ctrl_c_then_a_damaged_backup_then_resume(
+    uninterrupted_runs, tmp_path, capsys
+):
     """One run stopped three ways before it finishes. SIGKILL after the first backup: the same
     command resumes. Ctrl-C after the second: one line says how to resume, no traceback. The
     latest backup is then damaged (a copy cut short), so resuming with `--run-dir` alone falls
@@ -108,7 +120,7 @@ def test_sigkill_then_ctrl_c_then_a_damaged_backup_then_resume(uninterrupted_run
 
     data_file = next((run_dir / "backup").glob("ckpt-2.data-*"))
     data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
-    output = run_training(["--run-dir", str(run_dir)], examples=EXAMPLES["mlp"])
+    output = resume_here(["--run-dir", str(run_dir)], "mlp", capsys)
     assert "ckpt-2 cannot be read" in output and f"after epoch 1 of {EPOCHS}" in output
     assert_finished_like(run_dir, uninterrupted_runs["mlp"])
 

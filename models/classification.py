@@ -4,6 +4,7 @@ report.
 Model specs point at `callbacks` and `report` here; the driver only calls what a spec declares.
 """
 
+import functools
 import os
 
 import keras
@@ -35,8 +36,8 @@ def predict_labels(model, batches, keep_inputs: int = 0):
     labels, predictions, confidences, kept = [], [], [], []
     # A direct call, not predict_on_batch: under MirroredStrategy that one returns an output per
     # replica for a plain tensor. Compiled, because an eager call runs an LSTM step by step
-    # (minutes instead of seconds for 5,000 reviews).
-    forward = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True)
+    # (minutes instead of seconds for 5,000 reviews); a partial, as in transcription.transcriber.
+    forward = tf.function(functools.partial(model, training=False), reduce_retracing=True)
     for inputs, targets in batches:
         probabilities = np.asarray(forward(inputs))  # (batch, num_classes)
         predictions.append(np.argmax(probabilities, axis=-1))

@@ -7,6 +7,7 @@ likely at each of its frames underneath: mostly blanks, with each word a spike o
 (CTC's characteristic "peaky" output), which is why transcripts collapse repeats and drop blanks.
 """
 
+import functools
 import os
 
 import keras
@@ -26,7 +27,10 @@ def transcriber(model, beam_width: int = 1):
     The model's forward pass is traced once (a tf.function) and reused for every batch: run
     eagerly, the bidirectional LSTM steps through the frames in Python, 0.3 s (1.6 s the first
     time) for 8 utterances of 3 s with the tiny test model, against 0.01 s traced."""
-    forward = tf.function(lambda waveforms: model(waveforms, training=False), reduce_retracing=True)
+    # A partial, not a lambda: TensorFlow counts the traces of all functions made from one
+    # lambda as one function's, and warns when 5 of its last 10 calls traced (a sweep of
+    # one-epoch runs makes a new one per run, each traced at its first call).
+    forward = tf.function(functools.partial(model, training=False), reduce_retracing=True)
 
     def transcribe(waveforms):
         probabilities = forward(waveforms)

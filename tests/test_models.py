@@ -1,6 +1,7 @@
 """Every registered model: builds from its dataset's info, trains a few steps, saves and reloads."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -13,8 +14,9 @@ import tensorflow as tf
 import models
 import train
 from conftest import ROOT, tiny_flags
+from models import classification, transcription
 from synthetic import mock_learnable
-from training import input_pipeline
+from training import figures, input_pipeline
 
 BATCH = 8
 EXAMPLES = 240  # enough for spoken_digit's takes 10 and up (its training part) to hold some
@@ -141,3 +143,35 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     np.testing.assert_allclose(rates, [0.0, 1e-3, 2e-3, 1e-3, 0.0], atol=1e-6)
     no_warmup = learning_rate_schedule(2e-3, total_steps=100, warmup_fraction=0.0)
     np.testing.assert_allclose([float(no_warmup(0)), float(no_warmup(50))], [2e-3, 1e-3], atol=1e-6)
+
+
+def test_a_forward_pass_per_fresh_model_never_warns_of_retracing():
+    """A sweep of short runs traces a forward pass per run (confusion matrix, transcripts), each
+    at its first call: TensorFlow must not count them as one function retracing and warn."""
+    warnings = []
+    catcher = logging.Handler()
+    catcher.emit = lambda record: warnings.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(catcher)
+    try:
+        for _ in range(6):
+            frames = keras.Sequential([keras.Input((None, 3)), keras.layers.Dense(4, "softmax")])
+            labelled = tf.data.Dataset.from_tensors((tf.ones((2, 5, 3)), tf.zeros((2, 5))))
+            classification.predict_labels(frames, labelled)
+            probabilities, tokens = transcription.transcriber(frames)(tf.ones((2, 5, 3)))
+            assert probabilities.shape == (2, 5, 4) and tokens.shape[0] == 2
+    finally:
+        logging.getLogger("tensorflow").removeHandler(catcher)
+    assert not [message for message in warnings if "retracing" in message], warnings
+
+
+def test_an_image_grid_takes_grey_images_with_or_without_a_channel_axis():
+    def drawn(images, columns):
+        (grid,) = figures.image_grid_figure(images, "samples", columns).axes[0].get_images()
+        return grid.get_array()
+
+    images = np.random.default_rng(0).random((3, 6, 5))  # 3 images of 6 x 5, fewer than a row
+    tiled = drawn(images, 4)  # 1-pixel white lines between the images, white where none is
+    assert tiled.shape == (6, 4 * 5 + 3)
+    np.testing.assert_allclose(tiled[:, 6:11], images[1])
+    assert np.all(tiled[:, 5] == 1) and np.all(tiled[:, 17:] == 1)
+    np.testing.assert_array_equal(drawn(images[..., np.newaxis], 4), tiled)

@@ -174,12 +174,14 @@ def audio_clips_figure(
 
 
 def image_grid_figure(images, title: str, columns: int = 8):
-    """Images (n, height, width, channels) in rows of `columns`, thin white lines between them,
-    no labels: samples, reconstructions, interpolations.
+    """Images (n, height, width[, channels]) in rows of `columns`, thin white lines between
+    them, no labels: samples, reconstructions, interpolations.
 
-    The grid is tiled into one picture and drawn once: a subplot per image took 0.7 s for 64
+    The grid is tiled into one picture and drawn once: a subplot per image took 0.6 s for 64
     images, after every epoch of a generative model."""
     images = np.clip(np.asarray(images, np.float32), 0, 1)
+    if images.ndim == 3:  # grey images without a channel axis
+        images = images[..., np.newaxis]
     count, height, width, channels = images.shape
     rows, gap = -(-count // columns), max(1, height // 28)  # gap: 1 pixel at 28 x 28
     tiled = np.ones(

@@ -51,9 +51,9 @@ def finished_run(tmp_path_factory):
 
 
 def test_each_step_is_traced_once(finished_run):
-    """Validation and the final test share one traced test step; neither step is traced a
-    second time because the accuracy metric's variables were created while tracing it (they
-    are built beforehand: keras_loop.build_metrics)."""
+    """Validation and the final test share one traced test step, and neither step is traced
+    twice, as it would be if the accuracy metric's variables were created while tracing it
+    (keras_loop.build_metrics creates them beforehand)."""
     assert TRAINING_TRACES == {"train_step": 1, "test_step": 1}
 
 

@@ -205,8 +205,8 @@ def build_metrics(model: keras.Model, batch_spec) -> None:
     Keras creates them before the first step only under a tf.distribute strategy. Under
     TensorFlow's default strategy (one CPU, no distribution) it creates them while tracing the
     first training or evaluation step, and since a traced function may create variables only
-    on its first trace, TensorFlow then traces the whole step a second time: 0.1 s for the MLP,
-    0.5 to 1.1 s for the recurrent and speech models, at the start of every run."""
+    on its first trace, TensorFlow then traces the whole step a second time: measured on tiny
+    runs, 0.1 s (MLP) to 1 s (speech to text) at the start of every run."""
     # The loss's running mean is built already; Keras' CompileMetrics (metrics given) is not.
     unbuilt = [metric for metric in model.metrics if getattr(metric, "built", True) is False]
     if not unbuilt:

@@ -150,26 +150,19 @@ class WeightHistograms(keras.callbacks.Callback):
 
 class EpochTensorBoard(keras.callbacks.TensorBoard):
     """Keras' TensorBoard callback for summaries once an epoch (`update_freq="epoch"`: an integer
-    would write per-batch summaries and lose the epoch ones), without the work it still does
-    after every batch.
+    would write per-batch summaries and lose the epoch ones), without its per-batch hook.
 
-    Keras 3.15 calls `tf.summary.scalar` for every value of every batch's logs even when it
-    writes only once an epoch; with no default writer set, each call writes nothing but costs
-    about 0.1 ms: 0.05 s of every MNIST epoch (3% of the MLP's, measured on the README's
-    2-core CPU). The first batch's hook still runs, since that is where Keras writes the model
-    graph (TensorBoard's Graphs tab), once the training step has been traced."""
+    Keras 3.15's hook calls `tf.summary.scalar` for every value of every batch's logs even when
+    it writes only once an epoch; with no default writer set, each call writes nothing but costs
+    about 0.1 ms: 0.05 s of every MNIST epoch (3% of the MLP's, measured on the README's 2-core
+    CPU). Its only other work, writing the traced training function's op graph, never happens
+    under Keras 3.15's TensorFlow trainer, whose training function is a plain Python wrapper; the
+    model graph in TensorBoard's Graphs tab is written when training starts (`set_model`)."""
 
     def __init__(self, log_dir: str):
         super().__init__(log_dir, histogram_freq=0, write_graph=True, update_freq="epoch")
 
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        self._graph_pending = True
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._graph_pending:
-            super().on_train_batch_end(batch, logs=None)  # None: no batch scalars
-            self._graph_pending = False
+    on_train_batch_end = keras.callbacks.Callback.on_train_batch_end  # Keras' do-nothing default
 
 
 class Throughput(keras.callbacks.Callback):

@@ -15,6 +15,8 @@ sequence ("4 1 5 5 0 1"). Everything is TF ops inside `tf.data` and seeded:
     validation   VALIDATION_STRINGS fixed strings of the validation clips, a seed of their own;
     test         TEST_STRINGS fixed strings of the test clips, a seed of their own: every run,
                  whatever its --seed, is scored on the same strings, so runs compare.
+                 Drawn on every pass over the split, so the input pipeline keeps the first
+                 whole pass's strings (input_pipeline.evaluation_batches).
 
 A string only ever joins clips of the part it is built for (the published split keeps each
 take of spoken_digit in one part), so no test clip is heard in training. A held-out speaker

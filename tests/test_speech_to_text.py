@@ -205,6 +205,32 @@ def test_strings_join_clips_of_one_speaker_from_their_own_part():
         assert all(int(take) < 5 for *_, take in parts)  # test takes only
 
 
+def test_fixed_strings_stay_the_same_after_a_first_look_at_a_few():
+    """The fixed validation strings are drawn at random from the split's clips; a callback that
+    looks at a few of them before validation (the transcripts in TensorBoard) must see the same
+    strings that every validation pass then scores, pass after pass."""
+    with mock_short_tones(300), pytest.MonkeyPatch.context() as patch:
+        patch.setitem(spoken_strings.FIXED, "validation", (24, 1))
+        examples, info, _ = input_pipeline.load("spoken_digit", data_dir=None)
+        spec = models.get_spec("speech_to_text")
+        data = spec.describe_data("spoken_digit", info)
+        strings = input_pipeline.evaluation_batches(
+            examples["validation"],
+            spec.preprocess,
+            8,
+            lambda clips: spec.transform_examples(
+                clips, data, "validation", 0, spec.hyperparameters
+            ),
+        )
+        first_look = next(iter(strings))  # a few, then the reader goes away
+        passes = [list(strings.as_numpy_iterator()) for _ in range(2)]
+    for batch in passes:
+        assert len(batch) == 3
+    for one, other in [(first_look, passes[0][0]), *zip(passes[0], passes[1])]:
+        np.testing.assert_array_equal(one[0], other[0])  # waveforms
+        np.testing.assert_array_equal(one[1], other[1])  # tokens
+
+
 def test_a_held_out_speaker_speaks_no_training_string_and_a_stranger_is_refused(tmp_path, capsys):
     with mock_short_tones(300):  # takes 0-14: 10-14 train
         examples, info, _ = input_pipeline.load("spoken_digit", data_dir=None)

@@ -205,14 +205,19 @@ def evaluation_batches(examples, preprocess, batch_size, transform=None):
     examples, see ModelSpec.transform_examples) builds new examples from the split."""
     mapped = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
     if transform:
-        mapped = _with_known_size(transform(mapped).cache())
+        # Filled at once, even where its size is known: a transform may draw its examples at
+        # random on every pass (speech to text's fixed strings), and a cache that a first reader
+        # leaves half-read (a callback looking at a few examples) is thrown away, so the next
+        # pass would draw other examples and validation would score a different set.
+        mapped = _with_known_size(transform(mapped).cache(), fill=True)
     return mapped.padded_batch(batch_size).prefetch(AUTOTUNE)
 
 
-def _with_known_size(cached):
+def _with_known_size(cached, fill: bool = False):
     """A filtered split (a published division) does not know its size: count it once (which
-    also fills the cache), so Keras knows how many batches an epoch holds."""
-    if cached.cardinality() >= 0:
+    also fills the cache), so Keras knows how many batches an epoch holds. `fill`: count it,
+    and so fill the cache, even when the size is known."""
+    if cached.cardinality() >= 0 and not fill:
         return cached
     num_examples = int(cached.reduce(0, lambda count, _: count + 1))
     return cached.apply(tf.data.experimental.assert_cardinality(num_examples))

@@ -154,15 +154,16 @@ def report(model, batches, data_info, out_dir: str, features=None) -> tuple[dict
     files, metrics = generative.frechet_report(model, batches, data_info, out_dir, features)
     images = generative.first_images(batches, 32)
     rebuilt = np.asarray(model(images))
+    columns = min(8, len(images))  # a test split may hold fewer than a row of 8
     pairs = np.concatenate(
         [
-            np.stack([images[row * 8 : (row + 1) * 8], rebuilt[row * 8 : (row + 1) * 8]])
-            for row in range(len(images) // 8)
+            np.stack([images[start : start + columns], rebuilt[start : start + columns]])
+            for start in range(0, len(images) - columns + 1, columns)
         ]
     ).reshape(-1, *images.shape[1:])
     files["reconstructions"] = figures.save_png(
         figures.image_grid_figure(
-            pairs, "Test images (odd rows) and their reconstructions (even rows)"
+            pairs, "Test images (odd rows) and their reconstructions (even rows)", columns
         ),
         f"{out_dir}/reconstructions.png",
     )

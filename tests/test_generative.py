@@ -185,6 +185,19 @@ def test_features_must_come_from_a_classifier_run_on_the_same_dataset(
     assert "cnn does not take --features" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("model_name", GENERATIVE_MODELS)
+def test_evaluate_takes_a_split_of_fewer_images_than_a_row_of_its_figures(
+    model_name, generative_runs, tmp_path
+):
+    """Figures lay images out in rows of 8: a test split of 5 images fills part of one row."""
+    run_dir = tmp_path / model_name
+    shutil.copytree(generative_runs[model_name], run_dir)
+    with mock_learnable(5):
+        assert evaluate.main([str(run_dir)]) == 0
+    for name in ("samples", "reconstructions") if model_name == "vae" else ("samples",):
+        assert os.path.getsize(run_dir / "eval" / f"{name}.png") > 0, name
+
+
 SAMPLE = """
 import json, sys
 import keras, numpy, models

@@ -2,8 +2,10 @@
 traceback, and nothing written."""
 
 import time
+import types
 
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import evaluate
@@ -11,7 +13,8 @@ import models
 import train
 from conftest import tiny_flags
 from synthetic import mock_learnable
-from training import input_pipeline
+from training import input_pipeline, keras_loop
+from training.errors import UsageError
 
 
 def run_train(argv, capsys, mocked=True):
@@ -210,3 +213,29 @@ def test_evaluate_refuses_options_of_the_other_loop(capsys, tmp_path):
         code, err = run_evaluate(argv, capsys)
         assert code == 2 and message in err
     assert not (tmp_path / "dqn" / "eval").exists() and not (tmp_path / "mlp" / "eval").exists()
+
+
+def test_several_replicas_need_batches_that_split_evenly():
+    """Keras builds a model under several replicas from a first batch averaged over them, so
+    --batch-size, and an evaluation split smaller than one batch, must split evenly."""
+    two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
+    examples = tf.data.Dataset.range(40)
+
+    def preprocess(index):
+        return tf.cast(index, tf.float32), index
+
+    with pytest.raises(UsageError, match="--batch-size 15 does not split evenly across 2"):
+        keras_loop._check_replicas_can_split(two_replicas, examples, preprocess, 15)
+    keras_loop._check_replicas_can_split(two_replicas, examples, preprocess, 16)
+
+    def batches(count):
+        return examples.take(count).map(preprocess).batch(16)
+
+    with pytest.raises(UsageError, match="the test split holds 9 examples, fewer than one batch"):
+        keras_loop._check_evaluation_splits_divide(
+            two_replicas, {"validation": batches(40), "test": batches(9)}
+        )
+    # Several batches: the first one is whole. One batch of an even count splits.
+    keras_loop._check_evaluation_splits_divide(
+        two_replicas, {"validation": batches(33), "test": batches(8)}
+    )

@@ -84,7 +84,6 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         config.dataset, config.data_dir, config.train_split, config.val_split, config.test_split
     )
     data_info = spec.describe_data(config.dataset, info)
-    place.check_inputs(examples["train"], spec.preprocess)
     backup = callbacks.EpochBackup(place.backup_dir)
     # > 0: resume, and skip the data already trained on
     initial_epoch = place.agreed_epochs(backup.usable_epochs())
@@ -105,6 +104,12 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
             _transform(spec, data_info, part, config),
         )
         for part in ("validation", "test")
+    )
+    place.check_inputs(
+        examples["train"],
+        spec.preprocess,
+        config.batch_size,
+        {"validation": validation, "test": test},
     )
 
     with strategy.scope():
@@ -228,8 +233,9 @@ class OneProcess:
         self.out_dir = config.run_dir
         self.backup_dir = os.path.join(config.run_dir, "backup")
 
-    def check_inputs(self, training_examples, preprocess) -> None:
-        _check_replicas_can_split(self.strategy, training_examples, preprocess)
+    def check_inputs(self, training_examples, preprocess, batch_size, evaluation) -> None:
+        _check_replicas_can_split(self.strategy, training_examples, preprocess, batch_size)
+        _check_evaluation_splits_divide(self.strategy, evaluation)
 
     def agreed_epochs(self, epochs: int) -> int:
         return epochs
@@ -270,7 +276,7 @@ class SeveralWorkers(OneProcess):
             self.out_dir = tempfile.mkdtemp(prefix=f"worker-{worker.index}-")
             self.backup_dir = os.path.join(config.run_dir, "backup", f"worker-{worker.index}")
 
-    def check_inputs(self, training_examples, preprocess) -> None:
+    def check_inputs(self, training_examples, preprocess, batch_size, evaluation) -> None:
         pass  # distributed_fit splits any input across the workers
 
     def agreed_epochs(self, epochs: int) -> int:
@@ -341,11 +347,18 @@ def predict_one(config: RunConfig, spec, value: str) -> str:
     return spec.command_line_input.predict(runs.load_model(config.run_dir), data, value)
 
 
-def _check_replicas_can_split(strategy, examples, preprocess) -> None:
-    """Keras 3.15's fit() under a multi-replica strategy averages the first batch to build the
-    model, which fails for string inputs (raw text); say so instead of failing deep inside."""
-    if strategy.num_replicas_in_sync == 1:
+def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int) -> None:
+    """Keras 3.15's fit() under a multi-replica strategy averages the first batch over the
+    replicas to build the model, which fails for string inputs (raw text) and for replicas'
+    shares of different sizes; say so instead of failing deep inside."""
+    replicas = strategy.num_replicas_in_sync
+    if replicas == 1:
         return  # (mapping traces `preprocess`, a quarter of a second)
+    if batch_size % replicas:
+        raise UsageError(
+            f"--batch-size {batch_size} does not split evenly across {replicas} replicas; "
+            f"pick a multiple of {replicas}."
+        )
     inputs = examples.map(preprocess).element_spec[0]
     if any(spec.dtype == tf.string for spec in tf.nest.flatten(inputs)):
         raise UsageError(
@@ -353,6 +366,28 @@ def _check_replicas_can_split(strategy, examples, preprocess) -> None:
             f"{strategy.num_replicas_in_sync} replicas; train it on one device with "
             f"--strategy one_device (one GPU, or the CPU) or --strategy default."
         )
+
+
+def _check_evaluation_splits_divide(strategy, evaluation: dict) -> None:
+    """Keras 3.15's evaluate() under a multi-replica strategy, like fit(), first averages a
+    batch over the replicas. A split of one batch, smaller than --batch-size, must split evenly
+    too. `evaluation`: {part name: its batches}."""
+    replicas = strategy.num_replicas_in_sync
+    for part, batches in evaluation.items():
+        if replicas == 1 or int(batches.cardinality()) != 1:
+            continue  # a first batch of --batch-size examples splits evenly (checked above)
+        count = int(batches.reduce(0, lambda count, batch: count + _batch_size(batch)))
+        if count % replicas:
+            raise UsageError(
+                f"the {part} split holds {count} examples, fewer than one batch, and they do "
+                f"not split evenly across {replicas} replicas; give it a multiple of "
+                f"{replicas} examples (--{'val' if part == 'validation' else 'test'}-split) or "
+                f"train on one device with --strategy default."
+            )
+
+
+def _batch_size(batch) -> tf.Tensor:
+    return tf.shape(tf.nest.flatten(batch)[0])[0]
 
 
 def _transform(spec, data_info, part: str, config: RunConfig):

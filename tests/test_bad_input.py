@@ -224,18 +224,17 @@ def test_several_replicas_need_batches_that_split_evenly():
     def preprocess(index):
         return tf.cast(index, tf.float32), index
 
-    with pytest.raises(UsageError, match="--batch-size 15 does not split evenly across 2"):
-        keras_loop._check_replicas_can_split(two_replicas, examples, preprocess, 15)
-    keras_loop._check_replicas_can_split(two_replicas, examples, preprocess, 16)
-
     def batches(count):
         return examples.take(count).map(preprocess).batch(16)
 
-    with pytest.raises(UsageError, match="the test split holds 9 examples, fewer than one batch"):
-        keras_loop._check_evaluation_splits_divide(
-            two_replicas, {"validation": batches(40), "test": batches(9)}
+    def check(batch_size, validation, test):
+        keras_loop._check_replicas_can_split(
+            two_replicas, examples, preprocess, batch_size, {"validation": validation, "test": test}
         )
+
+    with pytest.raises(UsageError, match="--batch-size 15 does not split evenly across 2"):
+        check(15, batches(40), batches(40))
+    with pytest.raises(UsageError, match="the test split holds 9 examples, fewer than one batch"):
+        check(16, batches(40), batches(9))
     # Several batches: the first one is whole. One batch of an even count splits.
-    keras_loop._check_evaluation_splits_divide(
-        two_replicas, {"validation": batches(33), "test": batches(8)}
-    )
+    check(16, batches(33), batches(8))

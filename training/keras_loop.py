@@ -234,8 +234,9 @@ class OneProcess:
         self.backup_dir = os.path.join(config.run_dir, "backup")
 
     def check_inputs(self, training_examples, preprocess, batch_size, evaluation) -> None:
-        _check_replicas_can_split(self.strategy, training_examples, preprocess, batch_size)
-        _check_evaluation_splits_divide(self.strategy, evaluation)
+        _check_replicas_can_split(
+            self.strategy, training_examples, preprocess, batch_size, evaluation
+        )
 
     def agreed_epochs(self, epochs: int) -> int:
         return epochs
@@ -347,10 +348,11 @@ def predict_one(config: RunConfig, spec, value: str) -> str:
     return spec.command_line_input.predict(runs.load_model(config.run_dir), data, value)
 
 
-def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int) -> None:
-    """Keras 3.15's fit() under a multi-replica strategy averages the first batch over the
-    replicas to build the model, which fails for string inputs (raw text) and for replicas'
-    shares of different sizes; say so instead of failing deep inside."""
+def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int, evaluation) -> None:
+    """Keras 3.15's fit() and evaluate() under a multi-replica strategy average a first batch
+    over the replicas to build the model, which fails for string inputs (raw text) and for
+    replicas' shares of different sizes; say so instead of failing deep inside. `evaluation`:
+    {part name: its batches}; a part of one batch, smaller than --batch-size, must split too."""
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return  # (mapping traces `preprocess`, a quarter of a second)
@@ -363,20 +365,15 @@ def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int) -
     if any(spec.dtype == tf.string for spec in tf.nest.flatten(inputs)):
         raise UsageError(
             f"this model reads raw strings, which Keras' fit() cannot split across "
-            f"{strategy.num_replicas_in_sync} replicas; train it on one device with "
+            f"{replicas} replicas; train it on one device with "
             f"--strategy one_device (one GPU, or the CPU) or --strategy default."
         )
-
-
-def _check_evaluation_splits_divide(strategy, evaluation: dict) -> None:
-    """Keras 3.15's evaluate() under a multi-replica strategy, like fit(), first averages a
-    batch over the replicas. A split of one batch, smaller than --batch-size, must split evenly
-    too. `evaluation`: {part name: its batches}."""
-    replicas = strategy.num_replicas_in_sync
     for part, batches in evaluation.items():
-        if replicas == 1 or int(batches.cardinality()) != 1:
-            continue  # a first batch of --batch-size examples splits evenly (checked above)
-        count = int(batches.reduce(0, lambda count, batch: count + _batch_size(batch)))
+        if int(batches.cardinality()) != 1:
+            continue  # its first batch holds --batch-size examples, which split
+        count = int(
+            batches.reduce(0, lambda count, batch: count + tf.shape(tf.nest.flatten(batch)[0])[0])
+        )
         if count % replicas:
             raise UsageError(
                 f"the {part} split holds {count} examples, fewer than one batch, and they do "
@@ -384,10 +381,6 @@ def _check_evaluation_splits_divide(strategy, evaluation: dict) -> None:
                 f"{replicas} examples (--{'val' if part == 'validation' else 'test'}-split) or "
                 f"train on one device with --strategy default."
             )
-
-
-def _batch_size(batch) -> tf.Tensor:
-    return tf.shape(tf.nest.flatten(batch)[0])[0]
 
 
 def _transform(spec, data_info, part: str, config: RunConfig):

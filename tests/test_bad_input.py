@@ -234,7 +234,7 @@ def test_several_replicas_need_batches_that_split_evenly():
 
     with pytest.raises(UsageError, match="--batch-size 15 does not split evenly across 2"):
         check(15, batches(40), batches(40))
-    with pytest.raises(UsageError, match="the test split holds 9 examples, fewer than one batch"):
+    with pytest.raises(UsageError, match="the test split makes one batch of 9 examples"):
         check(16, batches(40), batches(9))
     # Several batches: the first one is whole. One batch of an even count splits.
     check(16, batches(33), batches(8))

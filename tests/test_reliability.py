@@ -12,6 +12,7 @@ import signal
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import train
 from conftest import (
@@ -23,6 +24,7 @@ from conftest import (
     tiny_flags,
 )
 from synthetic import mock_learnable
+from training import input_pipeline
 from training.callbacks import finished_epochs
 
 EPOCHS = 3
@@ -134,12 +136,39 @@ def losses(run_dir) -> np.ndarray:
 
 def test_two_replicas_match_one_device(tmp_path):
     """MirroredStrategy over two logical CPUs, global batch 16 (8 per replica), against one
-    device with batch 16: the same loss history. (Dropout off: masks are drawn per replica.)"""
+    device with batch 16: the same loss history, for the CNN, whose batch normalization is
+    synchronized across replicas. (Dropout off: masks are drawn per replica.) 257 examples a
+    split: a last validation or test batch of one example would leave a replica an empty
+    slice, on which a second convolution fails (batches_for_replicas)."""
     flags = ["--epochs", "2", "--seed", "5", "--batch-size", "16", "--set", "dropout_rate=0.0"]
-    with mock_learnable(256):  # one device: this process will do
-        assert train.main(tiny_flags("mlp", tmp_path / "one", *flags, "--strategy", "default")) == 0
+    flags += ["--set", "filters=4,8"]  # two convolution blocks
+    with mock_learnable(257):  # one device: this process will do
+        assert train.main(tiny_flags("cnn", tmp_path / "one", *flags, "--strategy", "default")) == 0
     output = run_training(
-        tiny_flags("mlp", tmp_path / "two", *flags, "--strategy", "mirrored"), logical_cpus=2
+        tiny_flags("cnn", tmp_path / "two", *flags, "--strategy", "mirrored"),
+        logical_cpus=2,
+        examples=257,
     )
     assert "MirroredStrategy with 2 replica(s)" in output
     np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "count, batch_size, replicas, sizes",
+    [
+        (33, 16, 2, [16, 14, 3]),  # a last batch of 1 would leave one replica empty
+        (17, 16, 2, [14, 3]),  # the first batch still splits evenly
+        (35, 16, 4, [16, 12, 7]),
+        (9, 4, 4, [4, 5]),  # as many replicas as the batch: the last batch grows
+        (34, 16, 2, [16, 16, 2]),  # nothing to move
+        (33, 16, 1, [16, 16, 1]),  # one replica takes any batch
+        (9, 16, 2, [9]),  # one short batch: keras_loop refuses it when it does not split
+    ],
+)
+def test_no_evaluation_batch_leaves_a_replica_empty(count, batch_size, replicas, sizes):
+    batches = input_pipeline.batches_for_replicas(
+        tf.data.Dataset.range(count), batch_size, replicas
+    )
+    assert [int(batch.shape[0]) for batch in batches] == sizes
+    assert np.concatenate(list(batches)).tolist() == list(range(count))  # each once, in order
+    assert int(batches.cardinality()) == len(sizes)

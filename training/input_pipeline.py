@@ -200,9 +200,10 @@ def training_inputs(examples, preprocess, batch_size):
     return inputs.padded_batch(batch_size).prefetch(AUTOTUNE)
 
 
-def evaluation_batches(examples, preprocess, batch_size, transform=None):
+def evaluation_batches(examples, preprocess, batch_size, transform=None, replicas=1):
     """Batches in a fixed order, for validation and test; `transform` (whole split -> fixed
-    examples, see ModelSpec.transform_examples) builds new examples from the split."""
+    examples, see ModelSpec.transform_examples) builds new examples from the split. Each
+    batch holds at least one example for each of `replicas` (see `batches_for_replicas`)."""
     mapped = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
     if transform:
         # Filled at once, even where its size is known: a transform may draw its examples at
@@ -210,7 +211,28 @@ def evaluation_batches(examples, preprocess, batch_size, transform=None):
         # leaves half-read (a callback looking at a few examples) is thrown away, so the next
         # pass would draw other examples and validation would score a different set.
         mapped = _with_known_size(transform(mapped).cache(), fill=True)
-    return mapped.padded_batch(batch_size).prefetch(AUTOTUNE)
+    return batches_for_replicas(mapped, batch_size, replicas).prefetch(AUTOTUNE)
+
+
+def batches_for_replicas(examples, batch_size: int, replicas: int):
+    """`examples` (of known size) in batches of `batch_size`, in order, except that no batch
+    holds fewer examples than there are replicas.
+
+    A tf.distribute strategy hands each replica a slice of every batch; a last batch of fewer
+    examples than replicas leaves some replica an empty slice, on which TensorFlow's kernels
+    fail ("Incompatible shapes: [64] vs. [0,14,14,32]" for the CNN on two replicas, Keras 3.15).
+    Such a last batch takes `replicas` examples from the batch before it: 2 replicas, batch 16,
+    33 examples -> 16, 14, 3 (not 16, 16, 1). Every example is still seen exactly once."""
+    count = int(examples.cardinality())
+    last = count % batch_size
+    if not 0 < last < replicas or count < batch_size:
+        return examples.padded_batch(batch_size)
+    before_last = count - last - replicas
+    return (
+        examples.take(before_last)
+        .padded_batch(batch_size)
+        .concatenate(examples.skip(before_last).padded_batch(replicas + last))
+    )
 
 
 def _with_known_size(cached, fill: bool = False):

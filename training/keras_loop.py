@@ -102,6 +102,7 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
             spec.preprocess,
             config.batch_size,
             _transform(spec, data_info, part, config),
+            replicas=strategy.num_replicas_in_sync,
         )
         for part in ("validation", "test")
     )
@@ -352,7 +353,8 @@ def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int, e
     """Keras 3.15's fit() and evaluate() under a multi-replica strategy average a first batch
     over the replicas to build the model, which fails for string inputs (raw text) and for
     replicas' shares of different sizes; say so instead of failing deep inside. `evaluation`:
-    {part name: its batches}; a part of one batch, smaller than --batch-size, must split too."""
+    {part name: its batches}; a part of one batch (smaller than --batch-size, or a few examples
+    more on as many replicas as --batch-size) must split too."""
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return  # (mapping traces `preprocess`, a quarter of a second)
@@ -376,8 +378,8 @@ def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int, e
         )
         if count % replicas:
             raise UsageError(
-                f"the {part} split holds {count} examples, fewer than one batch, and they do "
-                f"not split evenly across {replicas} replicas; give it a multiple of "
+                f"the {part} split makes one batch of {count} examples, and they do not "
+                f"split evenly across {replicas} replicas; give it a multiple of "
                 f"{replicas} examples (--{'val' if part == 'validation' else 'test'}-split) or "
                 f"train on one device with --strategy default."
             )

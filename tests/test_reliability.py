@@ -26,6 +26,7 @@ from conftest import (
 from synthetic import mock_learnable
 from training import input_pipeline
 from training.callbacks import finished_epochs
+from training.errors import UsageError
 
 EPOCHS = 3
 # Dropout on, so the test also proves that the dropout random state is restored on resume.
@@ -159,7 +160,7 @@ def test_two_replicas_match_one_device(tmp_path):
         (33, 16, 2, [16, 14, 3]),  # a last batch of 1 would leave one replica empty
         (17, 16, 2, [14, 3]),  # the first batch still splits evenly
         (35, 16, 4, [16, 12, 7]),
-        (9, 4, 4, [4, 5]),  # as many replicas as the batch: the last batch grows
+        (8, 4, 4, [4, 4]),  # one example a replica: nothing to move
         (34, 16, 2, [16, 16, 2]),  # nothing to move
         (33, 16, 1, [16, 16, 1]),  # one replica takes any batch
         (9, 16, 2, [9]),  # one short batch: keras_loop refuses it when it does not split
@@ -172,3 +173,11 @@ def test_no_evaluation_batch_leaves_a_replica_empty(count, batch_size, replicas,
     assert [int(batch.shape[0]) for batch in batches] == sizes
     assert np.concatenate(list(batches)).tolist() == list(range(count))  # each once, in order
     assert int(batches.cardinality()) == len(sizes)
+
+
+def test_one_example_a_replica_leaves_no_batch_to_lend_from():
+    """The strategy cuts a batch larger than --batch-size into shares of batch / replicas and
+    sends what is left over as a batch of its own: on 4 replicas, 5 examples would become
+    1, 1, 1, 1 and then 1, 0, 0, 0. So a last batch cannot borrow; the run is refused."""
+    with pytest.raises(UsageError, match="ends in a batch of 1, fewer than the 4 replicas"):
+        input_pipeline.batches_for_replicas(tf.data.Dataset.range(9), 4, 4)

@@ -222,11 +222,21 @@ def batches_for_replicas(examples, batch_size: int, replicas: int):
     examples than replicas leaves some replica an empty slice, on which TensorFlow's kernels
     fail ("Incompatible shapes: [64] vs. [0,14,14,32]" for the CNN on two replicas, Keras 3.15).
     Such a last batch takes `replicas` examples from the batch before it: 2 replicas, batch 16,
-    33 examples -> 16, 14, 3 (not 16, 16, 1). Every example is still seen exactly once."""
+    33 examples -> 16, 14, 3 (not 16, 16, 1). Every example is still seen exactly once. No batch
+    may grow past `batch_size`: the strategy cuts every batch into shares of batch_size /
+    replicas and sends what is left over on as a batch of its own, so with one example a
+    replica (`batch_size == replicas`) there is no way out, and this says so."""
     count = int(examples.cardinality())
     last = count % batch_size
     if not 0 < last < replicas or count < batch_size:
         return examples.padded_batch(batch_size)
+    if replicas + last > batch_size:
+        raise UsageError(
+            f"a validation or test split of {count} examples ends in a batch of {last}, fewer "
+            f"than the {replicas} replicas, and with --batch-size {batch_size} (one example a "
+            f"replica) no batch can lend it any; pick a --batch-size of at least "
+            f"{2 * replicas}, or train on one device with --strategy default."
+        )
     before_last = count - last - replicas
     return (
         examples.take(before_last)

@@ -137,10 +137,11 @@ def losses(run_dir) -> np.ndarray:
 
 def test_two_replicas_match_one_device(tmp_path):
     """MirroredStrategy over two logical CPUs, global batch 16 (8 per replica), against one
-    device with batch 16: the same loss history, for the CNN, whose batch normalization is
+    device with batch 16: the same training losses, for the CNN, whose batch normalization is
     synchronized across replicas. (Dropout off: masks are drawn per replica.) 257 examples a
-    split: a last validation or test batch of one example would leave a replica an empty
-    slice, on which a second convolution fails (batches_for_replicas)."""
+    split: a last validation or test batch of one example would leave a replica an empty share,
+    on which a second convolution fails; two replicas validate on 256 of them
+    (batches_for_replicas), so their validation losses differ a little."""
     flags = ["--epochs", "2", "--seed", "5", "--batch-size", "16", "--set", "dropout_rate=0.0"]
     flags += ["--set", "filters=4,8"]  # two convolution blocks
     with mock_learnable(257):  # one device: this process will do
@@ -151,33 +152,37 @@ def test_two_replicas_match_one_device(tmp_path):
         examples=257,
     )
     assert "MirroredStrategy with 2 replica(s)" in output
-    np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5)
+    assert "the validation split's last 1 of 257 examples are left out" in output
+    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
+    np.testing.assert_allclose(two[:, 0], one[:, 0], rtol=1e-5)  # training
+    np.testing.assert_allclose(two[:, 1], one[:, 1], rtol=2e-2)  # validation: 256 of 257
 
 
 @pytest.mark.parametrize(
     "count, batch_size, replicas, sizes",
     [
-        (33, 16, 2, [16, 14, 3]),  # a last batch of 1 would leave one replica empty
-        (17, 16, 2, [14, 3]),  # the first batch still splits evenly
-        (35, 16, 4, [16, 12, 7]),
-        (8, 4, 4, [4, 4]),  # one example a replica: nothing to move
-        (34, 16, 2, [16, 16, 2]),  # nothing to move
+        (33, 16, 2, [16, 16]),  # a last batch of 1 would leave one replica empty
+        (16, 6, 3, [6, 6, 3]),  # a last batch of 4 would be cut 2, 2, 0
+        (26, 16, 8, [16, 8]),  # a last batch of 10 would be cut 2, 2, 2, 2, 2, 0, 0, 0
+        (34, 16, 2, [16, 16, 2]),  # nothing to leave out
         (33, 16, 1, [16, 16, 1]),  # one replica takes any batch
-        (9, 16, 2, [9]),  # one short batch: keras_loop refuses it when it does not split
+        (9, 16, 2, [8]),  # the first batch, too, splits evenly
     ],
 )
-def test_no_evaluation_batch_leaves_a_replica_empty(count, batch_size, replicas, sizes):
+def test_every_evaluation_batch_splits_evenly_across_the_replicas(
+    count, batch_size, replicas, sizes, capsys
+):
     batches = input_pipeline.batches_for_replicas(
-        tf.data.Dataset.range(count), batch_size, replicas
+        tf.data.Dataset.range(count), batch_size, replicas, "test"
     )
     assert [int(batch.shape[0]) for batch in batches] == sizes
-    assert np.concatenate(list(batches)).tolist() == list(range(count))  # each once, in order
+    kept = sum(sizes)
+    assert np.concatenate(list(batches)).tolist() == list(range(kept))  # in order, each once
     assert int(batches.cardinality()) == len(sizes)
+    said = capsys.readouterr().out
+    assert (f"last {count - kept} of {count} examples are left out" in said) == (kept < count)
 
 
-def test_one_example_a_replica_leaves_no_batch_to_lend_from():
-    """The strategy cuts a batch larger than --batch-size into shares of batch / replicas and
-    sends what is left over as a batch of its own: on 4 replicas, 5 examples would become
-    1, 1, 1, 1 and then 1, 0, 0, 0. So a last batch cannot borrow; the run is refused."""
-    with pytest.raises(UsageError, match="ends in a batch of 1, fewer than the 4 replicas"):
-        input_pipeline.batches_for_replicas(tf.data.Dataset.range(9), 4, 4)
+def test_a_split_smaller_than_the_replicas_is_refused():
+    with pytest.raises(UsageError, match=r"the test split holds 3 example\(s\), fewer than the 4"):
+        input_pipeline.batches_for_replicas(tf.data.Dataset.range(3), 16, 4, "test")

@@ -200,10 +200,12 @@ def training_inputs(examples, preprocess, batch_size):
     return inputs.padded_batch(batch_size).prefetch(AUTOTUNE)
 
 
-def evaluation_batches(examples, preprocess, batch_size, transform=None, replicas=1):
+def evaluation_batches(
+    examples, preprocess, batch_size, transform=None, replicas=1, part="evaluation"
+):
     """Batches in a fixed order, for validation and test; `transform` (whole split -> fixed
-    examples, see ModelSpec.transform_examples) builds new examples from the split. Each
-    batch holds at least one example for each of `replicas` (see `batches_for_replicas`)."""
+    examples, see ModelSpec.transform_examples) builds new examples from the split. Under
+    several `replicas`, every batch splits evenly across them (see `batches_for_replicas`)."""
     mapped = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
     if transform:
         # Filled at once, even where its size is known: a transform may draw its examples at
@@ -211,38 +213,35 @@ def evaluation_batches(examples, preprocess, batch_size, transform=None, replica
         # leaves half-read (a callback looking at a few examples) is thrown away, so the next
         # pass would draw other examples and validation would score a different set.
         mapped = _with_known_size(transform(mapped).cache(), fill=True)
-    return batches_for_replicas(mapped, batch_size, replicas).prefetch(AUTOTUNE)
+    return batches_for_replicas(mapped, batch_size, replicas, part).prefetch(AUTOTUNE)
 
 
-def batches_for_replicas(examples, batch_size: int, replicas: int):
-    """`examples` (of known size) in batches of `batch_size`, in order, except that no batch
-    holds fewer examples than there are replicas.
+def batches_for_replicas(examples, batch_size: int, replicas: int, part: str = "evaluation"):
+    """`examples` (of known size) in batches of `batch_size`, in order, each a multiple of
+    `replicas` examples: the last `count % replicas` (fewer than the replicas) are left out,
+    and a line says so.
 
-    A tf.distribute strategy hands each replica a slice of every batch; a last batch of fewer
-    examples than replicas leaves some replica an empty slice, on which TensorFlow's kernels
-    fail ("Incompatible shapes: [64] vs. [0,14,14,32]" for the CNN on two replicas, Keras 3.15).
-    Such a last batch takes `replicas` examples from the batch before it: 2 replicas, batch 16,
-    33 examples -> 16, 14, 3 (not 16, 16, 1). Every example is still seen exactly once. No batch
-    may grow past `batch_size`: the strategy cuts every batch into shares of batch_size /
-    replicas and sends what is left over on as a batch of its own, so with one example a
-    replica (`batch_size == replicas`) there is no way out, and this says so."""
+    A tf.distribute strategy cuts a batch of n examples into shares of ceil(n / replicas): a
+    last batch of 4 on 3 replicas becomes 2, 2 and 0, and TensorFlow's kernels fail on the empty
+    share ("Incompatible shapes: [64] vs. [0,14,14,32]" for the CNN, Keras 3.15); Keras also
+    builds the model from a first batch averaged over the replicas, which fails for shares of
+    different sizes. A multiple of `replicas` splits into equal shares, always."""
     count = int(examples.cardinality())
-    last = count % batch_size
-    if not 0 < last < replicas or count < batch_size:
-        return examples.padded_batch(batch_size)
-    if replicas + last > batch_size:
+    kept = count - count % replicas
+    if kept == 0:
         raise UsageError(
-            f"a validation or test split of {count} examples ends in a batch of {last}, fewer "
-            f"than the {replicas} replicas, and with --batch-size {batch_size} (one example a "
-            f"replica) no batch can lend it any; pick a --batch-size of at least "
-            f"{2 * replicas}, or train on one device with --strategy default."
+            f"the {part} split holds {count} example(s), fewer than the {replicas} replicas "
+            f"that share every batch; give it at least {replicas} "
+            f"(--{'val' if part == 'validation' else 'test'}-split), or train on one device "
+            f"with --strategy default."
         )
-    before_last = count - last - replicas
-    return (
-        examples.take(before_last)
-        .padded_batch(batch_size)
-        .concatenate(examples.skip(before_last).padded_batch(replicas + last))
-    )
+    if kept < count:
+        print(
+            f"Under {replicas} replicas every batch splits evenly: the {part} split's last "
+            f"{count - kept} of {count} examples are left out (evaluate.py, on one device, "
+            f"scores them all)."
+        )
+    return examples.take(kept).padded_batch(batch_size)
 
 
 def _with_known_size(cached, fill: bool = False):

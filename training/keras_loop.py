@@ -84,6 +84,7 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         config.dataset, config.data_dir, config.train_split, config.val_split, config.test_split
     )
     data_info = spec.describe_data(config.dataset, info)
+    place.check_inputs(examples["train"], spec.preprocess, config.batch_size)
     backup = callbacks.EpochBackup(place.backup_dir)
     # > 0: resume, and skip the data already trained on
     initial_epoch = place.agreed_epochs(backup.usable_epochs())
@@ -103,14 +104,9 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
             config.batch_size,
             _transform(spec, data_info, part, config),
             replicas=strategy.num_replicas_in_sync,
+            part=part,
         )
         for part in ("validation", "test")
-    )
-    place.check_inputs(
-        examples["train"],
-        spec.preprocess,
-        config.batch_size,
-        {"validation": validation, "test": test},
     )
 
     with strategy.scope():
@@ -234,10 +230,8 @@ class OneProcess:
         self.out_dir = config.run_dir
         self.backup_dir = os.path.join(config.run_dir, "backup")
 
-    def check_inputs(self, training_examples, preprocess, batch_size, evaluation) -> None:
-        _check_replicas_can_split(
-            self.strategy, training_examples, preprocess, batch_size, evaluation
-        )
+    def check_inputs(self, training_examples, preprocess, batch_size) -> None:
+        _check_replicas_can_split(self.strategy, training_examples, preprocess, batch_size)
 
     def agreed_epochs(self, epochs: int) -> int:
         return epochs
@@ -278,7 +272,7 @@ class SeveralWorkers(OneProcess):
             self.out_dir = tempfile.mkdtemp(prefix=f"worker-{worker.index}-")
             self.backup_dir = os.path.join(config.run_dir, "backup", f"worker-{worker.index}")
 
-    def check_inputs(self, training_examples, preprocess, batch_size, evaluation) -> None:
+    def check_inputs(self, training_examples, preprocess, batch_size) -> None:
         pass  # distributed_fit splits any input across the workers
 
     def agreed_epochs(self, epochs: int) -> int:
@@ -349,12 +343,11 @@ def predict_one(config: RunConfig, spec, value: str) -> str:
     return spec.command_line_input.predict(runs.load_model(config.run_dir), data, value)
 
 
-def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int, evaluation) -> None:
+def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int) -> None:
     """Keras 3.15's fit() and evaluate() under a multi-replica strategy average a first batch
     over the replicas to build the model, which fails for string inputs (raw text) and for
-    replicas' shares of different sizes; say so instead of failing deep inside. `evaluation`:
-    {part name: its batches}; a part of one batch (smaller than --batch-size, or a few examples
-    more on as many replicas as --batch-size) must split too."""
+    replicas' shares of different sizes; say so instead of failing deep inside. (Validation
+    and test batches split evenly by construction: input_pipeline.batches_for_replicas.)"""
     replicas = strategy.num_replicas_in_sync
     if replicas == 1:
         return  # (mapping traces `preprocess`, a quarter of a second)
@@ -370,19 +363,6 @@ def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int, e
             f"{replicas} replicas; train it on one device with "
             f"--strategy one_device (one GPU, or the CPU) or --strategy default."
         )
-    for part, batches in evaluation.items():
-        if int(batches.cardinality()) != 1:
-            continue  # its first batch holds --batch-size examples, which split
-        count = int(
-            batches.reduce(0, lambda count, batch: count + tf.shape(tf.nest.flatten(batch)[0])[0])
-        )
-        if count % replicas:
-            raise UsageError(
-                f"the {part} split makes one batch of {count} examples, and they do not "
-                f"split evenly across {replicas} replicas; give it a multiple of "
-                f"{replicas} examples (--{'val' if part == 'validation' else 'test'}-split) or "
-                f"train on one device with --strategy default."
-            )
 
 
 def _transform(spec, data_info, part: str, config: RunConfig):

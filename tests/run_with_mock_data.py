@@ -2,6 +2,8 @@
 
     python tests/run_with_mock_data.py [--logical-cpus N] [--examples N] -- TRAIN_FLAGS...
 
+(`--examples 0`: no mock; the run reads files in TFDS' own format from its --data-dir.)
+
 Tests that need a fresh process (SIGKILL or Ctrl-C and resume, a CPU split into logical
 devices, several workers) start this script instead of train.py. Agents train as they would
 anyway: they read no TFDS data.
@@ -24,7 +26,7 @@ import tensorflow as tf  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--logical-cpus", type=int, default=1)
-    parser.add_argument("--examples", type=int, default=256)
+    parser.add_argument("--examples", type=int, default=256, help="0: no mock, real files")
     parser.add_argument("train_flags", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     # Tests stop this process with Ctrl-C (SIGINT). Started from a background job, it would
@@ -39,6 +41,8 @@ def main() -> int:
     import train
 
     flags = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
+    if args.examples == 0:  # data the test wrote in TFDS' own format (--data-dir)
+        return train.main(flags)
     with synthetic.mock_learnable(args.examples):
         return train.main(flags)
 

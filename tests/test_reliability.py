@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import synthetic
 import train
 from conftest import (
     model_weights,
@@ -137,34 +138,51 @@ def losses(run_dir) -> np.ndarray:
 
 def test_two_replicas_match_one_device(tmp_path):
     """MirroredStrategy over two logical CPUs, global batch 16 (8 per replica), against one
-    device with batch 16: the same training losses, for the CNN, whose batch normalization is
-    synchronized across replicas. (Dropout off: masks are drawn per replica.) 257 examples a
-    split: a last validation or test batch of one example would leave a replica an empty share,
-    on which a second convolution fails; two replicas validate on 256 of them
-    (batches_for_replicas), so their validation losses differ a little."""
+    device with batch 16: the same losses, for the CNN, whose batch normalization is
+    synchronized across replicas. (Dropout off: masks are drawn per replica.)
+
+    The data are files in TFDS' own format, from which tf.distribute reads the batch size and
+    cuts a short batch into shares of 8 in turn: the validation split's 136 examples in batches
+    of 16 would end in a batch of 8, cut 8 and 0, and a second convolution fails on the empty
+    share; batches_for_replicas makes them 17 batches of 8, cut 4 and 4."""
+    data_dir = tmp_path / "tfds"
+    synthetic.write_tfds_dataset(str(data_dir), "mnist", ("train", "test"), 264)
     flags = ["--epochs", "2", "--seed", "5", "--batch-size", "16", "--set", "dropout_rate=0.0"]
-    flags += ["--set", "filters=4,8"]  # two convolution blocks
-    with mock_learnable(257):  # one device: this process will do
-        assert train.main(tiny_flags("cnn", tmp_path / "one", *flags, "--strategy", "default")) == 0
+    flags += ["--set", "filters=4,8", "--data-dir", str(data_dir)]  # two convolution blocks
+    flags += ["--train-split", "train", "--val-split", "test[:136]", "--test-split", "test[136:]"]
+    assert train.main(tiny_flags("cnn", tmp_path / "one", *flags, "--strategy", "default")) == 0
     output = run_training(
         tiny_flags("cnn", tmp_path / "two", *flags, "--strategy", "mirrored"),
         logical_cpus=2,
-        examples=257,
+        examples=0,
     )
     assert "MirroredStrategy with 2 replica(s)" in output
+    # Up to float32 rounding, which batch sums of 8 and 16 examples round differently.
+    np.testing.assert_allclose(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-4)
+
+
+def test_replicas_leave_out_the_few_examples_that_cannot_be_shared_and_say_so(tmp_path):
+    """Two replicas and 257 examples a split (mock data): the last validation and test example
+    is left out, and the run says so."""
+    output = run_training(
+        tiny_flags("mlp", tmp_path / "run", "--epochs", "1", "--strategy", "mirrored"),
+        logical_cpus=2,
+        examples=257,
+    )
     assert "the validation split's last 1 of 257 examples are left out" in output
-    one, two = losses(tmp_path / "one"), losses(tmp_path / "two")
-    np.testing.assert_allclose(two[:, 0], one[:, 0], rtol=1e-5)  # training
-    np.testing.assert_allclose(two[:, 1], one[:, 1], rtol=2e-2)  # validation: 256 of 257
+    assert "the test split's last 1 of 257 examples are left out" in output
 
 
 @pytest.mark.parametrize(
     "count, batch_size, replicas, sizes",
     [
         (33, 16, 2, [16, 16]),  # a last batch of 1 would leave one replica empty
-        (16, 6, 3, [6, 6, 3]),  # a last batch of 4 would be cut 2, 2, 0
-        (26, 16, 8, [16, 8]),  # a last batch of 10 would be cut 2, 2, 2, 2, 2, 0, 0, 0
-        (34, 16, 2, [16, 16, 2]),  # nothing to leave out
+        (16, 6, 3, [3] * 5),  # 15 kept: 6, 6, 3 would end in a batch cut 2, 1, 0 (TFDS files)
+        (30, 16, 4, [4] * 7),  # 28 kept: 16, 12 would end in a batch cut 4, 4, 4, 0 (TFDS files)
+        (10_000, 128, 8, [80] * 125),  # a test set of 10,000 on 8 GPUs
+        (26, 16, 8, [8] * 3),  # 24 kept: 16 and 8 would be cut 2, 2, 2, 2, 0, 0, 0, 0
+        (34, 16, 2, [2] * 17),  # 17 is prime: small batches, slower but even
+        (64, 16, 4, [16] * 4),  # nothing to change
         (33, 16, 1, [16, 16, 1]),  # one replica takes any batch
         (9, 16, 2, [8]),  # the first batch, too, splits evenly
     ],
@@ -177,6 +195,7 @@ def test_every_evaluation_batch_splits_evenly_across_the_replicas(
     )
     assert [int(batch.shape[0]) for batch in batches] == sizes
     kept = sum(sizes)
+    assert kept == count - count % replicas
     assert np.concatenate(list(batches)).tolist() == list(range(kept))  # in order, each once
     assert int(batches.cardinality()) == len(sizes)
     said = capsys.readouterr().out

@@ -217,16 +217,23 @@ def evaluation_batches(
 
 
 def batches_for_replicas(examples, batch_size: int, replicas: int, part: str = "evaluation"):
-    """`examples` (of known size) in batches of `batch_size`, in order, each a multiple of
-    `replicas` examples: the last `count % replicas` (fewer than the replicas) are left out,
-    and a line says so.
+    """`examples` (of known size) in batches of `batch_size`, in order; under several
+    `replicas`, in batches that are all of one size, a multiple of `replicas`: the largest
+    such size up to `batch_size` that divides the examples kept. The last `count % replicas`
+    examples (fewer than the replicas) are left out, and a line says so.
 
-    A tf.distribute strategy cuts a batch of n examples into shares of ceil(n / replicas): a
-    last batch of 4 on 3 replicas becomes 2, 2 and 0, and TensorFlow's kernels fail on the empty
-    share ("Incompatible shapes: [64] vs. [0,14,14,32]" for the CNN, Keras 3.15); Keras also
-    builds the model from a first batch averaged over the replicas, which fails for shares of
-    different sizes. A multiple of `replicas` splits into equal shares, always."""
+    A tf.distribute strategy cuts every batch into one share a replica. Where it can read the
+    batch size from the pipeline (TFDS files) it fills the shares in turn, batch_size / replicas
+    each, so a short last batch of 12 on 4 replicas at batch 16 becomes 4, 4, 4 and 0; where it
+    cannot, it cuts a batch of n into shares of ceil(n / replicas) (4 on 3 replicas: 2, 2, 0).
+    TensorFlow's kernels fail on an empty share ("Incompatible shapes: [64] vs. [0,14,14,32]"
+    for the CNN, Keras 3.15), and Keras builds the model from a first batch averaged over the
+    replicas, which fails for shares of different sizes. Batches of one size, a multiple of
+    the replicas, split evenly both ways. (A kept count with no divisor near `batch_size`
+    makes small batches: slower, never wrong.)"""
     count = int(examples.cardinality())
+    if replicas == 1:
+        return examples.padded_batch(batch_size)
     kept = count - count % replicas
     if kept == 0:
         raise UsageError(
@@ -241,7 +248,10 @@ def batches_for_replicas(examples, batch_size: int, replicas: int, part: str = "
             f"{count - kept} of {count} examples are left out (evaluate.py, on one device, "
             f"scores them all)."
         )
-    return examples.take(kept).padded_batch(batch_size)
+    per_replica = max(
+        share for share in range(1, batch_size // replicas + 1) if (kept // replicas) % share == 0
+    )
+    return examples.take(kept).padded_batch(per_replica * replicas)
 
 
 def _with_known_size(cached, fill: bool = False):

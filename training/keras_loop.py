@@ -355,7 +355,7 @@ def _check_replicas_can_split(strategy, examples, preprocess, batch_size: int) -
         raise UsageError(
             f"--batch-size {batch_size} does not split evenly across {replicas} replicas; "
             f"pick a multiple of {replicas}, or train on one device with --strategy default "
-            f"(a run started with another batch size resumes that way)."
+            f"(which also resumes a run started on another number of replicas)."
         )
     inputs = examples.map(preprocess).element_spec[0]
     if any(spec.dtype == tf.string for spec in tf.nest.flatten(inputs)):

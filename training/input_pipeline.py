@@ -231,9 +231,9 @@ def batches_for_replicas(examples, batch_size: int, replicas: int, part: str = "
     replicas, which fails for shares of different sizes. Batches of one size, a multiple of
     the replicas, split evenly both ways. (A kept count with no divisor near `batch_size`
     makes small batches: slower, never wrong.)"""
-    count = int(examples.cardinality())
     if replicas == 1:
         return examples.padded_batch(batch_size)
+    count = int(examples.cardinality())
     kept = count - count % replicas
     if kept == 0:
         raise UsageError(

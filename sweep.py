@@ -13,7 +13,7 @@ import os
 import sys
 
 import train
-from training import flags, startup
+from training import flags, interrupts, startup
 from training.errors import UsageError
 
 
@@ -93,6 +93,7 @@ def main(argv=None) -> int:
         args, train_flags = parser.parse_known_args(argv)
     except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
         return exit_request.code
+    interrupts.listen()  # Ctrl-C and SIGTERM stop the sweep between trials too
     startup.quiet_tensorflow()
     from training import sweep as sweeps
     from training import sweep_report

@@ -8,10 +8,9 @@ and a message.
 
 import argparse
 import os
-import signal
 import sys
 
-from training import flags, startup
+from training import flags, interrupts, startup
 from training.errors import Interrupted, UsageError, WorkerLost
 
 
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
     except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
         return exit_request.code
     # SIGTERM (a cluster manager, `timeout`, `kill`) stops a run as Ctrl-C does: one line.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    interrupts.listen()
     try:
         startup.quiet_tensorflow()
         # Imported once the flags are known to be good: they import TensorFlow (seconds).

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training import callbacks, figures, hparams, runs
+from training import callbacks, figures, hparams, interrupts, runs
 from training.agent_state import CsvLog, RunningMeans, StepBackup
 from training.config import RunConfig, versions
 from training.errors import Interrupted, UsageError
@@ -165,6 +165,7 @@ def _train(config: RunConfig, spec) -> dict:
     observation, _ = environment.reset(seed=episode_seed(config.seed, loop.episode))
     episode_return, episode_length = 0.0, 0
     while loop.step < config.env_steps:
+        interrupts.check()  # a Ctrl-C that a finalizer swallowed stops the run here
         action = agent.act(observation, loop.step)
         next_observation, reward, terminated, truncated, _ = environment.step(action)
         running_logs.add(
@@ -224,6 +225,7 @@ def _train(config: RunConfig, spec) -> dict:
         f"mean_return_last_{MOVING_AVERAGE}_episodes": episodes.mean_of_last(MOVING_AVERAGE),
         "training_seconds": time.perf_counter() - start,
     }
+    interrupts.check()
     runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
     runs.save_model(agent.policy, os.path.join(config.run_dir, MODEL_FILE))  # last: "finished"
     backup.remove()

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.histogram import metadata as histogram_metadata
 
-from training import runs
+from training import interrupts, runs
 from training.errors import UsageError
 
 
@@ -165,6 +165,19 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
     on_train_batch_end = keras.callbacks.Callback.on_train_batch_end  # Keras' do-nothing default
 
 
+class StopWhenAsked(keras.callbacks.Callback):
+    """Raises again, before the next training or evaluation step, a Ctrl-C or SIGTERM that a
+    finalizer swallowed (see training/interrupts.py). A batch-*begin* hook: Keras calls those
+    in this thread, and it keeps its batch-end hooks (the progress bar) off the critical path
+    only while no callback defines one."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        interrupts.check()
+
+    def on_test_batch_begin(self, batch, logs=None):
+        interrupts.check()
+
+
 class Throughput(keras.callbacks.Callback):
     """Adds `examples_per_second` to the epoch logs, so it lands in TensorBoard and
     history.csv: training examples over the wall time from the end of the previous epoch (from
@@ -201,6 +214,7 @@ def truncate_history(path: str, epochs: int) -> None:
 def standard_callbacks(run_dir: str, backup: EpochBackup, examples_per_epoch: int) -> list:
     return [
         Throughput(examples_per_epoch),
+        StopWhenAsked(),
         # raise_error=True stops at once, before any later callback can touch the backup.
         keras.callbacks.TerminateOnNaN(raise_error=True),
         keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),

@@ -24,6 +24,7 @@ from training import (
     figures,
     hparams,
     input_pipeline,
+    interrupts,
     runs,
 )
 from training.config import RunConfig, versions
@@ -152,6 +153,7 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         ) from None
 
     metrics = place.evaluate(model, test)
+    interrupts.check()  # a Ctrl-C lost since the last step stops the run before it is "finished"
     runs.write_json(os.path.join(place.out_dir, "metrics.json"), metrics)
     runs.save_model(model, os.path.join(place.out_dir, MODEL_FILE))  # last: "finished"
     backup.remove()

@@ -22,6 +22,7 @@ import traceback
 
 import keras
 
+from training import interrupts
 from training.config import apply_overrides
 from training.errors import UsageError
 from training.runs import MODEL_FILE
@@ -182,6 +183,7 @@ def run_trials(
         else:
             status = _run_one(train_main, ["--model", model, *fixed_flags, *trial.flags()])
             keras.backend.clear_session()  # the next trial starts from a clean Keras state
+            interrupts.check()  # a Ctrl-C that a finalizer swallowed between two trials
         results.append({"trial": trial, "status": status, "metrics": _metrics(trial, status)})
     return results
 

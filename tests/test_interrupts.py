@@ -1,0 +1,153 @@
+"""Ctrl-C is never lost: a KeyboardInterrupt that Python drops because it arrived inside a
+finalizer still stops the run (training/interrupts.py), in both loops and between a sweep's
+trials, with the usual one line and no traceback.
+
+The stops here happen in the test's own process, at a chosen moment: a signal raised inside a
+`__del__`, where Python drops the exception and carries on."""
+
+import os
+import signal
+import sys
+
+import keras
+import pytest
+import toy_environment  # noqa: F401  (registers SignGame-v0, the agents' quick game)
+
+import train
+from conftest import tiny_flags
+from synthetic import mock_learnable
+from training import agent_loop, callbacks, interrupts, runs, sweep
+from training.agent_state import StepBackup
+from training.callbacks import finished_epochs
+
+
+class _FinalizerThatHearsCtrlC:
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)  # its handler runs here, inside the finalizer
+
+
+def ctrl_c_lost_in_a_finalizer() -> None:
+    """Ctrl-C while a finalizer runs: Python drops the KeyboardInterrupt (and prints it as
+    "Exception ignored in ...", unless interrupts.listen() says it will be raised again)."""
+    _FinalizerThatHearsCtrlC()  # no reference kept: finalized at once
+
+
+@pytest.fixture
+def printed_as_ignored(monkeypatch) -> list:
+    """The types of the exceptions that Python drops during the test and that would be printed
+    as "Exception ignored in ..." (what reaches the sys.unraisablehook in place before
+    interrupts.listen())."""
+    types = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: types.append(unraisable.exc_type))
+    return types
+
+
+@pytest.fixture(autouse=True)
+def signal_handlers_restored():
+    """SIGINT as an interactive Python has it (a test worker may have it ignored), and both
+    handlers as they were afterwards."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
+class _FinalizerThatFails:
+    def __del__(self):
+        raise ValueError("a bug in a finalizer")
+
+
+def test_a_ctrl_c_dropped_by_a_finalizer_is_raised_again_by_check(printed_as_ignored):
+    interrupts.listen()
+    interrupts.check()  # nothing asked yet: no exception
+    ctrl_c_lost_in_a_finalizer()  # reaching the next line shows that Python dropped it
+    _FinalizerThatFails()
+    assert printed_as_ignored == [ValueError]  # the Ctrl-C is not printed: check() raises it
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.check()
+    interrupts.listen()  # a new run forgets an earlier one's stop
+    interrupts.check()
+
+
+def test_a_ctrl_c_ignored_from_the_start_stays_ignored():
+    """A script's background job (`python train.py ... &`) starts with SIGINT ignored, so the
+    terminal's Ctrl-C is not meant for it; SIGTERM still stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    interrupts.listen()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGTERM)
+
+
+def test_training_stops_after_the_epoch_whose_ctrl_c_was_dropped(
+    tmp_path, monkeypatch, capsys, printed_as_ignored
+):
+    """The Ctrl-C is lost in a finalizer just after the first epoch's backup (as TensorFlow's
+    iterators are finalized when an epoch ends). The run stops before the next step, as if it
+    had been heard: exit 130, the line that says how to resume, no finished model."""
+
+    class LoseACtrlCAfterTheFirstBackup(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                ctrl_c_lost_in_a_finalizer()
+
+    standard = callbacks.standard_callbacks  # the backup is the last of these
+    monkeypatch.setattr(
+        callbacks,
+        "standard_callbacks",
+        lambda *args: standard(*args) + [LoseACtrlCAfterTheFirstBackup()],
+    )
+    run_dir = tmp_path / "run"
+    with mock_learnable(64):
+        code = train.main(tiny_flags("mlp", run_dir, "--epochs", "3"))
+    printed = capsys.readouterr()
+    assert KeyboardInterrupt not in printed_as_ignored
+    assert code == 130, printed.err[-3000:]
+    assert "train.py: interrupted after epoch 1 of 3. To resume, run:" in printed.err
+    assert "Epoch 2/3" in printed.out and "Epoch 3/3" not in printed.out
+    assert finished_epochs(run_dir / "backup") == 1 and not (run_dir / "model.keras").exists()
+
+
+def test_an_agent_stops_at_the_backup_whose_ctrl_c_was_dropped(
+    tmp_path, monkeypatch, capsys, printed_as_ignored
+):
+    """The agent's loop backs up after its greedy evaluations (the first one at the end of
+    its first episode); a Ctrl-C lost just after one stops it before the next step."""
+
+    def save_then_lose_a_ctrl_c(self, agent, loop):
+        save(self, agent, loop)
+        ctrl_c_lost_in_a_finalizer()
+
+    save = StepBackup.save
+    monkeypatch.setattr(agent_loop.StepBackup, "save", save_then_lose_a_ctrl_c)
+    run_dir = tmp_path / "run"
+    code = train.main(tiny_flags("dqn", run_dir, "--env", "SignGame-v0", "--env-steps", "2000"))
+    printed = capsys.readouterr()
+    saved_step = StepBackup(str(run_dir / "backup")).saved_step()
+    assert KeyboardInterrupt not in printed_as_ignored
+    assert code == 130, printed.err[-3000:]
+    assert 1 <= saved_step < 2000 and not (run_dir / "model.keras").exists()
+    assert f"train.py: interrupted at step {saved_step} of 2000. To resume, run:" in printed.err
+
+
+def test_a_sweep_stops_before_its_next_trial_when_a_ctrl_c_was_dropped(tmp_path):
+    """Between two trials the sweep clears Keras' state, which finalizes many objects."""
+    started = []
+
+    def train_main(flags):  # a trial that finishes just as Ctrl-C is lost
+        interrupts.listen()
+        started.append(flags)
+        run_dir = flags[flags.index("--run-dir") + 1]
+        os.makedirs(run_dir)
+        runs.write_json(os.path.join(run_dir, "metrics.json"), {"accuracy": 0.9})
+        ctrl_c_lost_in_a_finalizer()
+        return 0
+
+    trials = [
+        sweep.Trial(f"activation={name}", {"activation": name}, 0, str(tmp_path / name))
+        for name in ("relu", "tanh")
+    ]
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_trials(trials, "mlp", [], train_main)
+    assert len(started) == 1

@@ -1,0 +1,49 @@
+"""Ctrl-C and SIGTERM that a run never loses.
+
+Python turns SIGINT into a KeyboardInterrupt raised at whatever line the main thread runs next.
+When that line is inside a finalizer (a `__del__`, such as the one TensorFlow runs to delete a
+dataset iterator's executor as an epoch ends), Python prints "Exception ignored in ..." and drops
+the exception: the run would train on, and finish, as if nobody had pressed Ctrl-C. So the
+handler here also remembers the signal, and the training loops call `check()` before every step
+and before they write a finished model, which raises it again. The dropped one is then not
+printed either: Ctrl-C ends a run with one line, never a traceback.
+"""
+
+import signal
+import sys
+
+_stop_requested = False
+_previous_unraisable_hook = sys.unraisablehook
+
+
+def _request_stop(signal_number, frame):
+    global _stop_requested
+    _stop_requested = True
+    raise KeyboardInterrupt
+
+
+def _quiet_about_dropped_stops(unraisable):
+    """sys.unraisablehook: Python calls it with every exception it drops."""
+    if not (_stop_requested and unraisable.exc_type is KeyboardInterrupt):  # check() raises that
+        _previous_unraisable_hook(unraisable)
+
+
+def listen() -> None:
+    """From now on Ctrl-C and SIGTERM (a cluster manager, `timeout`, `kill`) both stop this
+    process with a KeyboardInterrupt that `check()` raises again if it was lost. A SIGINT that
+    was ignored when Python started stays ignored: a script's background job (`cmd &`) is not
+    meant to hear the terminal's Ctrl-C."""
+    global _stop_requested, _previous_unraisable_hook
+    _stop_requested = False
+    if sys.unraisablehook is not _quiet_about_dropped_stops:
+        _previous_unraisable_hook = sys.unraisablehook
+        sys.unraisablehook = _quiet_about_dropped_stops
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+
+
+def check() -> None:
+    """Raises KeyboardInterrupt if a stop was requested since `listen()`."""
+    if _stop_requested:
+        raise KeyboardInterrupt

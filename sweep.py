@@ -94,9 +94,13 @@ def main(argv=None) -> int:
     except SystemExit as exit_request:  # --help (0) or a bad flag (2, message already printed)
         return exit_request.code
     interrupts.listen()  # Ctrl-C and SIGTERM stop the sweep between trials too
-    startup.quiet_tensorflow()
-    from training import sweep as sweeps
-    from training import sweep_report
+    try:
+        startup.quiet_tensorflow()
+        from training import sweep as sweeps
+        from training import sweep_report
+    except KeyboardInterrupt:
+        print("sweep.py: interrupted while starting; nothing was written.", file=sys.stderr)
+        return 130
 
     try:
         sweep_dir, grid, trials = plan(args, train_flags)

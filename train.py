@@ -164,11 +164,21 @@ def main(argv=None) -> int:
         print(f"train.py: stopped: {error}", file=sys.stderr)
         return 1
     except (Interrupted, KeyboardInterrupt) as interruption:
-        where = f" {interruption}" if isinstance(interruption, Interrupted) else ""
-        resume = f"python train.py --run-dir {config.run_dir}" if config else "the same command"
-        print(f"train.py: interrupted{where}. To resume, run: {resume}", file=sys.stderr)
+        print(f"train.py: {_interrupted(interruption, config, runs)}", file=sys.stderr)
         return 130
     return 0
+
+
+def _interrupted(interruption, config, runs) -> str:
+    """The line a stopped run ends with: where it stopped, and what to run next."""
+    if config and os.path.exists(os.path.join(config.run_dir, runs.MODEL_FILE)):
+        return f"interrupted as the run finished; {config.run_dir} holds its whole model."
+    where = f" {interruption}" if isinstance(interruption, Interrupted) else ""
+    # Stopped before the run wrote its settings (config.json), the folder is removed again:
+    # the same command starts the run afresh.
+    written = config and os.path.exists(os.path.join(config.run_dir, runs.CONFIG_FILE))
+    resume = f"python train.py --run-dir {config.run_dir}" if written else "the same command"
+    return f"interrupted{where}. To resume, run: {resume}"
 
 
 def _spec_and_config(models, runs, args, parser):

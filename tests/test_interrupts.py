@@ -16,7 +16,7 @@ import toy_environment  # noqa: F401  (registers SignGame-v0, the agents' quick 
 import train
 from conftest import tiny_flags
 from synthetic import mock_learnable
-from training import agent_loop, callbacks, interrupts, runs, sweep
+from training import agent_loop, callbacks, interrupts, keras_loop, runs, sweep
 from training.agent_state import StepBackup
 from training.callbacks import finished_epochs
 
@@ -151,3 +151,73 @@ def test_a_sweep_stops_before_its_next_trial_when_a_ctrl_c_was_dropped(tmp_path)
     with pytest.raises(KeyboardInterrupt):
         sweep.run_trials(trials, "mlp", [], train_main)
     assert len(started) == 1
+
+
+def test_within_deferred_a_first_stop_waits_for_the_block_and_a_second_stops_at_once():
+    interrupts.listen()
+    with interrupts.deferred():
+        signal.raise_signal(signal.SIGTERM)  # remembered only
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.check()
+
+
+def test_an_error_raised_once_a_stop_was_requested_is_that_stop():
+    """TensorFlow's C code can turn a KeyboardInterrupt raised inside it into another error."""
+    interrupts.listen()
+    with pytest.raises(SystemError), interrupts.as_stop_if_requested():
+        raise SystemError("bad argument to internal function")  # no stop: the error itself
+    ctrl_c_lost_in_a_finalizer()
+    with pytest.raises(KeyboardInterrupt), interrupts.as_stop_if_requested():
+        raise SystemError("bad argument to internal function")
+
+
+def run_mlp_here(run_dir, capsys) -> tuple[int, str, str]:
+    with mock_learnable(64):
+        code = train.main(tiny_flags("mlp", run_dir, "--epochs", "2"))
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
+def test_stopped_before_its_settings_are_written_the_same_command_starts_again(
+    tmp_path, monkeypatch, capsys
+):
+    """The run's folder is removed again (nothing in it), so `--run-dir DIR` alone could not
+    resume it: the line says to run the same command."""
+
+    def stopped_while_loading(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(keras_loop.input_pipeline, "load", stopped_while_loading)
+    code, _, err = run_mlp_here(tmp_path / "run", capsys)
+    assert code == 130 and not (tmp_path / "run").exists()
+    assert "interrupted after epoch 0 of 2. To resume, run: the same command" in err
+
+
+def test_stopped_as_its_model_is_saved_the_run_says_it_finished(tmp_path, monkeypatch, capsys):
+    def saved_then_stopped(model, path):
+        save_model(model, path)
+        signal.raise_signal(signal.SIGINT)
+
+    save_model = runs.save_model
+    monkeypatch.setattr(keras_loop.runs, "save_model", saved_then_stopped)
+    code, _, err = run_mlp_here(tmp_path / "run", capsys)
+    assert code == 130 and (tmp_path / "run" / "model.keras").exists()
+    assert f"train.py: interrupted as the run finished; {tmp_path / 'run'} holds its whole" in err
+    assert "To resume" not in err
+
+
+def test_a_stop_while_a_finished_run_tidies_up_lets_it_finish(tmp_path, monkeypatch, capsys):
+    """Once model.keras is saved, a first Ctrl-C waits for the backup's removal and the
+    summaries: the run ends as finished runs do."""
+
+    def stopped_then_removed(self):
+        signal.raise_signal(signal.SIGINT)
+        remove(self)
+
+    remove = callbacks.EpochBackup.remove
+    monkeypatch.setattr(callbacks.EpochBackup, "remove", stopped_then_removed)
+    code, out, err = run_mlp_here(tmp_path / "run", capsys)
+    assert code == 0 and "interrupted" not in err, err
+    assert "Test metrics:" in out and not (tmp_path / "run" / "backup").exists()

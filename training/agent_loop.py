@@ -118,7 +118,8 @@ def train(config: RunConfig, spec) -> dict:
     with runs.claimed(config.run_dir):
         runs.check_run_dir(config)
         try:
-            return _train(config, spec)
+            with interrupts.as_stop_if_requested():
+                return _train(config, spec)
         except KeyboardInterrupt:
             step = StepBackup(os.path.join(config.run_dir, "backup")).saved_step()
             raise Interrupted(f"at step {step} of {config.env_steps}") from None
@@ -228,13 +229,14 @@ def _train(config: RunConfig, spec) -> dict:
     interrupts.check()
     runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
     runs.save_model(agent.policy, os.path.join(config.run_dir, MODEL_FILE))  # last: "finished"
-    backup.remove()
-    print(
-        f"model.keras is the policy of step {loop.best_step}, the best of the greedy evaluations "
-        f"({hyperparameters['evaluation_episodes']} episodes each)."
-    )
-    hparams.write_summary(config, metrics, "final")  # the run's row in the HParams dashboard
-    runs.print_summary("Training", metrics, config.run_dir)
+    with interrupts.deferred():  # finished: a Ctrl-C now would only leave the backup behind
+        backup.remove()
+        print(
+            f"model.keras is the policy of step {loop.best_step}, the best of the greedy "
+            f"evaluations ({hyperparameters['evaluation_episodes']} episodes each)."
+        )
+        hparams.write_summary(config, metrics, "final")  # the run's row in the HParams dashboard
+        runs.print_summary("Training", metrics, config.run_dir)
     return metrics
 
 

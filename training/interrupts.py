@@ -9,16 +9,21 @@ and before they write a finished model, which raises it again. The dropped one i
 printed either: Ctrl-C ends a run with one line, never a traceback.
 """
 
+import contextlib
 import signal
 import sys
 
 _stop_requested = False
+_deferring = False
 _previous_unraisable_hook = sys.unraisablehook
 
 
 def _request_stop(signal_number, frame):
     global _stop_requested
+    first = not _stop_requested
     _stop_requested = True
+    if _deferring and first:
+        return  # remembered; the block finishes (see deferred)
     raise KeyboardInterrupt
 
 
@@ -47,3 +52,29 @@ def check() -> None:
     """Raises KeyboardInterrupt if a stop was requested since `listen()`."""
     if _stop_requested:
         raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def deferred():
+    """Within: a first Ctrl-C or SIGTERM is only remembered, so the block runs to its end (a
+    run tidying up once its model is saved: the run is finished, and stopping half-way would
+    only leave its backup and summaries behind); a second one stops at once."""
+    global _deferring
+    _deferring = True
+    try:
+        yield
+    finally:
+        _deferring = False
+
+
+@contextlib.contextmanager
+def as_stop_if_requested():
+    """Within: an exception raised once a stop was requested is raised as that stop. A
+    KeyboardInterrupt raised while TensorFlow's C code runs Python (tracing a function, for
+    example) can come out as another error, such as SystemError."""
+    try:
+        yield
+    except Exception:
+        if _stop_requested:
+            raise KeyboardInterrupt from None
+        raise

@@ -52,7 +52,8 @@ def train(config: RunConfig, spec) -> dict:
         if worker.is_chief:
             runs.check_run_dir(config)
         try:
-            return _train(config, spec, worker)
+            with interrupts.as_stop_if_requested():
+                return _train(config, spec, worker)
         except KeyboardInterrupt:
             backup_dir = os.path.join(config.run_dir, "backup")
             raise Interrupted(
@@ -156,11 +157,12 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
     interrupts.check()  # a Ctrl-C lost since the last step stops the run before it is "finished"
     runs.write_json(os.path.join(place.out_dir, "metrics.json"), metrics)
     runs.save_model(model, os.path.join(place.out_dir, MODEL_FILE))  # last: "finished"
-    backup.remove()
-    place.finish(model)
-    if worker.is_chief:  # the run's row in TensorBoard's HParams dashboard
-        hparams.write_summary(config, metrics, "test")
-    runs.print_summary("Test", metrics, config.run_dir)
+    with interrupts.deferred():  # finished: a Ctrl-C now would only leave the backup behind
+        backup.remove()
+        place.finish(model)
+        if worker.is_chief:  # the run's row in TensorBoard's HParams dashboard
+            hparams.write_summary(config, metrics, "test")
+        runs.print_summary("Test", metrics, config.run_dir)
     return metrics
 
 

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from training import flags, startup
+from training import flags, interrupts, startup
 
 try:  # TensorFlow loads for seconds: Ctrl-C meanwhile ends quietly too
     startup.quiet_tensorflow()
@@ -59,6 +59,7 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code
+    interrupts.listen()  # SIGTERM (`kill`, `timeout`) stops an evaluation as Ctrl-C does
     try:
         config = runs.load_run_config(args.run_dir)
         # Where the data is now wins over where it was when the run was trained.

@@ -13,6 +13,7 @@ import keras
 import pytest
 import toy_environment  # noqa: F401  (registers SignGame-v0, the agents' quick game)
 
+import evaluate
 import train
 from conftest import tiny_flags
 from synthetic import mock_learnable
@@ -221,3 +222,18 @@ def test_a_stop_while_a_finished_run_tidies_up_lets_it_finish(tmp_path, monkeypa
     code, out, err = run_mlp_here(tmp_path / "run", capsys)
     assert code == 0 and "interrupted" not in err, err
     assert "Test metrics:" in out and not (tmp_path / "run" / "backup").exists()
+
+
+def test_sigterm_stops_an_evaluation_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
+    code, _, _ = run_mlp_here(tmp_path / "run", capsys)
+    assert code == 0
+
+    def terminated(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+
+    # Without evaluate.py's own handler this one hears the signal and does nothing: the test
+    # then fails (exit 0), instead of SIGTERM ending the test process.
+    signal.signal(signal.SIGTERM, lambda *args: None)
+    monkeypatch.setattr(keras_loop, "evaluate", terminated)
+    assert evaluate.main([str(tmp_path / "run")]) == 130
+    assert "evaluate.py: interrupted; run the same command again" in capsys.readouterr().err

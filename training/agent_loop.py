@@ -226,7 +226,7 @@ def _train(config: RunConfig, spec) -> dict:
         f"mean_return_last_{MOVING_AVERAGE}_episodes": episodes.mean_of_last(MOVING_AVERAGE),
         "training_seconds": time.perf_counter() - start,
     }
-    interrupts.check()
+    interrupts.check()  # a Ctrl-C lost since the last step stops the run before it is "finished"
     runs.write_json(os.path.join(config.run_dir, "metrics.json"), metrics)
     runs.save_model(agent.policy, os.path.join(config.run_dir, MODEL_FILE))  # last: "finished"
     with interrupts.deferred():  # finished: a Ctrl-C now would only leave the backup behind

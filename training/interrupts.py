@@ -7,6 +7,9 @@ the exception: the run would train on, and finish, as if nobody had pressed Ctrl
 handler here also remembers the signal, and the training loops call `check()` before every step
 and before they write a finished model, which raises it again. The dropped one is then not
 printed either: Ctrl-C ends a run with one line, never a traceback.
+
+Two more helpers cover a run's edges: `as_stop_if_requested()` reads an error that a stop
+caused inside TensorFlow's C code as that stop, and `deferred()` lets a finished run tidy up.
 """
 
 import contextlib

@@ -33,6 +33,14 @@ def ctrl_c_lost_in_a_finalizer() -> None:
     _FinalizerThatHearsCtrlC()  # no reference kept: finalized at once
 
 
+def run_mlp_here(run_dir, capsys, epochs: int = 2) -> tuple[int, str, str]:
+    """A tiny MLP run in this process, on learnable mock data: (exit code, stdout, stderr)."""
+    with mock_learnable(64):
+        code = train.main(tiny_flags("mlp", run_dir, "--epochs", str(epochs)))
+    printed = capsys.readouterr()
+    return code, printed.out, printed.err
+
+
 @pytest.fixture
 def printed_as_ignored(monkeypatch) -> list:
     """The types of the exceptions that Python drops during the test and that would be printed
@@ -100,13 +108,11 @@ def test_training_stops_after_the_epoch_whose_ctrl_c_was_dropped(
         lambda *args: standard(*args) + [LoseACtrlCAfterTheFirstBackup()],
     )
     run_dir = tmp_path / "run"
-    with mock_learnable(64):
-        code = train.main(tiny_flags("mlp", run_dir, "--epochs", "3"))
-    printed = capsys.readouterr()
+    code, out, err = run_mlp_here(run_dir, capsys, epochs=3)
     assert KeyboardInterrupt not in printed_as_ignored
-    assert code == 130, printed.err[-3000:]
-    assert "train.py: interrupted after epoch 1 of 3. To resume, run:" in printed.err
-    assert "Epoch 2/3" in printed.out and "Epoch 3/3" not in printed.out
+    assert code == 130, err[-3000:]
+    assert "train.py: interrupted after epoch 1 of 3. To resume, run:" in err
+    assert "Epoch 2/3" in out and "Epoch 3/3" not in out
     assert finished_epochs(run_dir / "backup") == 1 and not (run_dir / "model.keras").exists()
 
 
@@ -172,13 +178,6 @@ def test_an_error_raised_once_a_stop_was_requested_is_that_stop():
     ctrl_c_lost_in_a_finalizer()
     with pytest.raises(KeyboardInterrupt), interrupts.as_stop_if_requested():
         raise SystemError("bad argument to internal function")
-
-
-def run_mlp_here(run_dir, capsys) -> tuple[int, str, str]:
-    with mock_learnable(64):
-        code = train.main(tiny_flags("mlp", run_dir, "--epochs", "2"))
-    printed = capsys.readouterr()
-    return code, printed.out, printed.err
 
 
 def test_stopped_before_its_settings_are_written_the_same_command_starts_again(

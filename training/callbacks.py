@@ -167,9 +167,10 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
 class StopWhenAsked(keras.callbacks.Callback):
     """Raises again, before the next training or evaluation step, a Ctrl-C or SIGTERM that a
-    finalizer swallowed (see training/interrupts.py). A batch-*begin* hook: Keras calls those
-    in this thread, and it keeps its batch-end hooks (the progress bar) off the critical path
-    only while no callback defines one."""
+    finalizer swallowed (see training/interrupts.py). A batch-*begin* hook, so the stop comes
+    before the step it would waste. Keras calls every batch hook in this thread under the
+    TensorFlow backend (`backend.IS_THREAD_SAFE` is False there, so it never hands batch-end
+    hooks to a worker thread); a check costs one flag read."""
 
     def on_train_batch_begin(self, batch, logs=None):
         interrupts.check()

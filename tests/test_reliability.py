@@ -195,3 +195,33 @@ def test_every_evaluation_batch_splits_evenly_across_the_replicas(
 def test_a_split_smaller_than_the_replicas_is_refused():
     with pytest.raises(UsageError, match=r"the test split holds 3 example\(s\), fewer than the 4"):
         input_pipeline.batches_for_replicas(tf.data.Dataset.range(3), 16, 4, "test")
+
+
+@pytest.mark.parametrize(
+    "count, replicas, advice, works",
+    [
+        (3, 1, "pick at most 3.", 3),
+        (6, 4, "pick a multiple of the 4 replicas up to 6, such as 4.", 4),
+        # No batch splits 3 examples across 4 replicas: say how to get out, not "at most 3".
+        (
+            3,
+            4,
+            "give it at least 4 examples (--train-split), or train on one device with "
+            "--strategy default.",
+            None,
+        ),
+    ],
+)
+def test_a_batch_larger_than_the_training_split_is_met_with_one_that_works(
+    count, replicas, advice, works
+):
+    examples = tf.data.Dataset.range(count)
+    with pytest.raises(
+        UsageError, match="--batch-size 8 is larger than the training split"
+    ) as refused:
+        input_pipeline.training_stream(examples, lambda x: (x, x), 8, 0, replicas=replicas)
+    assert str(refused.value).endswith(advice)
+    if works:
+        assert works % replicas == 0
+        stream, _ = input_pipeline.training_stream(examples, lambda x: (x, x), works, 0)
+        assert next(iter(stream))[0].shape == (works,)

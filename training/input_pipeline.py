@@ -160,7 +160,14 @@ def _download_and_prepare(builder, data_dir):
 
 
 def training_stream(
-    examples, preprocess, batch_size, seed, first_epoch=0, steps_per_epoch=None, transform=None
+    examples,
+    preprocess,
+    batch_size,
+    seed,
+    first_epoch=0,
+    steps_per_epoch=None,
+    transform=None,
+    replicas=1,
 ):
     """An endless stream of shuffled training batches, and the number of batches in one epoch.
 
@@ -173,7 +180,8 @@ def training_stream(
     see ModelSpec.transform_examples) builds new examples from that stream; an epoch is then
     as many of them as the split has examples. A run resumed after `first_epoch` epochs skips
     the batches it already trained on (reading, not training: about a second per MNIST epoch)
-    and so sees exactly the batches an uninterrupted run would have seen.
+    and so sees exactly the batches an uninterrupted run would have seen. `replicas`: how many
+    share every batch, so that a refused batch size is met with one that works.
     """
     cached = _with_known_size(examples.map(preprocess, num_parallel_calls=AUTOTUNE).cache())
     num_examples = int(cached.cardinality())
@@ -182,7 +190,7 @@ def training_stream(
     if batch_size > num_examples:  # repeating the split into one giant batch exhausts memory
         raise UsageError(
             f"--batch-size {batch_size} is larger than the training split ({num_examples} "
-            f"examples); pick at most {num_examples}."
+            f"examples); {_batch_size_advice(num_examples, replicas)}"
         )
     steps_per_epoch = steps_per_epoch or -(-num_examples // batch_size)
     shuffled = cached.repeat().shuffle(
@@ -192,6 +200,22 @@ def training_stream(
         shuffled = transform(shuffled)
     stream = shuffled.padded_batch(batch_size).skip(first_epoch * steps_per_epoch)
     return stream.prefetch(AUTOTUNE), steps_per_epoch
+
+
+def _batch_size_advice(num_examples: int, replicas: int) -> str:
+    """What to pick instead of a batch larger than the training split: under several replicas
+    a batch must also be a multiple of them (keras_loop._check_replicas_can_split)."""
+    if replicas == 1:
+        return f"pick at most {num_examples}."
+    if num_examples >= replicas:
+        largest = num_examples - num_examples % replicas
+        return (
+            f"pick a multiple of the {replicas} replicas up to {num_examples}, such as {largest}."
+        )
+    return (
+        f"that is fewer than the {replicas} replicas that share every batch: give it at least "
+        f"{replicas} examples (--train-split), or train on one device with --strategy default."
+    )
 
 
 def training_inputs(examples, preprocess, batch_size):

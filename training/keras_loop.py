@@ -98,6 +98,7 @@ def _train(config: RunConfig, spec, worker: distribution.Worker) -> dict:
         first_epoch=initial_epoch,
         steps_per_epoch=config.steps_per_epoch,
         transform=_transform(spec, data_info, "train", config),
+        replicas=strategy.num_replicas_in_sync,
     )
     validation, test = (
         input_pipeline.evaluation_batches(

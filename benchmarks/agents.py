@@ -21,9 +21,32 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from seeds import run_or_exit  # noqa: E402  (benchmarks/seeds.py)
+
+from training.errors import UsageError  # noqa: E402  (imports nothing heavy)
 
 
-def main() -> int:
+def agent_or_refuse(name: str) -> None:
+    """Raises UsageError, before anything trains, unless `name` is an agent."""
+    from training import startup
+
+    startup.quiet_tensorflow()
+    import models
+    from models.registry import AgentSpec
+
+    def is_agent(model: str) -> bool:  # (an unknown name is refused here, by get_spec)
+        return isinstance(models.get_spec(model), AgentSpec)
+
+    if not is_agent(name):
+        agents = ", ".join(model for model in models.names() if is_agent(model))
+        raise UsageError(
+            f"{name} is not an agent; this benchmark measures the agents: {agents}. "
+            "(benchmarks/seeds.py measures the classifiers.)"
+        )
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="an agent, e.g. dqn or policy_gradient")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -31,8 +54,13 @@ def main() -> int:
         "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
     )
     parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
+    try:
+        agent_or_refuse(args.model)
+    except UsageError as error:
+        print(f"agents.py: error: {error}", file=sys.stderr)
+        return 2
 
     rows = []
     for seed in args.seeds:
@@ -55,12 +83,7 @@ def main() -> int:
             [sys.executable, "evaluate.py", run_dir],
         ):
             print(" ".join(command[1:]), flush=True)
-            finished = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL)
-            if finished.returncode != 0:
-                print(
-                    f"seed {seed} failed (exit {finished.returncode}); rerun its command to see why."
-                )
-                return finished.returncode
+            run_or_exit(command, stdout=subprocess.DEVNULL)
         rows.append(summarize(seed, run_dir))
 
     print(

@@ -36,11 +36,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from seeds import classifier_or_refuse  # noqa: E402  (benchmarks/seeds.py)
 
 import models  # noqa: E402
 import train  # noqa: E402
 from training import callbacks, figures, input_pipeline, keras_loop  # noqa: E402
-from training.config import RunConfig  # noqa: E402  (type only)
+from training.config import RunConfig  # noqa: E402
+from training.errors import UsageError  # noqa: E402
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -121,7 +123,20 @@ def only_validation_shortened(batches: int) -> None:
     input_pipeline.evaluation_batches = shortened
 
 
-def main() -> None:
+def checked_config(model: str, train_flags: list[str]) -> RunConfig:
+    """train.py's settings for the run, refused where this benchmark cannot report them: it
+    reports test accuracy beside the speeds, and its ratio leaves out the first epoch."""
+    classifier_or_refuse(model)
+    config = models.get_spec(model).make_config(train.make_parser().parse_args(train_flags))
+    if config.epochs < 2:
+        raise UsageError(
+            f"--epochs {config.epochs}: the first epoch also traces the model and fills the "
+            "data cache, so the ratio is taken over the epochs after it; give at least 2."
+        )
+    return config
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cnn")
     parser.add_argument(
@@ -130,17 +145,26 @@ def main() -> None:
         default=None,
         help="validate on this many batches only (default: the whole validation split)",
     )
-    args, flags = parser.parse_known_args()
+    args, flags = parser.parse_known_args(argv)
+    try:
+        return measure(args, flags)
+    except UsageError as error:
+        print(f"cnn_throughput.py: error: {error}", file=sys.stderr)
+        return 2
+
+
+def measure(args, flags: list[str]) -> int:
     run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
     argv = ["--model", args.model, "--run-dir", run_dir, *flags]
-    config = models.get_spec(args.model).make_config(train.make_parser().parse_args(argv))
+    config = checked_config(args.model, argv)
     compute_only = with_compute_only_epochs(config)
     if args.validation_batches is not None:
         only_validation_shortened(args.validation_batches)
 
     start = time.perf_counter()
-    if train.main(argv) != 0:
-        sys.exit("training failed; see the message above")
+    exit_code = train.main(argv)
+    if exit_code != 0:
+        return exit_code  # train.py said why
     wall_seconds = time.perf_counter() - start - sum(compute_only.seconds_taken)
     with open(os.path.join(run_dir, "metrics.json")) as file:
         test_accuracy = json.load(file)["accuracy"]
@@ -172,7 +196,8 @@ def main() -> None:
         f"{wall_seconds / 60:.1f} min | {result['examples_per_second']:.0f} | "
         f"{result['compute_only_examples_per_second']:.0f} | {result['driver_efficiency']:.0%} |"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -36,8 +36,9 @@ SETTINGS = {
 
 def images_per_second(model: str, flags: list[str]) -> float:
     run_dir = os.path.join(tempfile.mkdtemp(prefix="gpu-benchmark-"), "run")
-    if train.main(["--model", model, "--run-dir", run_dir, "--epochs", "2", *flags]) != 0:
-        sys.exit("training failed; see the message above")
+    exit_code = train.main(["--model", model, "--run-dir", run_dir, "--epochs", "2", *flags])
+    if exit_code != 0:
+        sys.exit(exit_code)  # train.py said why
     return figures.read_history(os.path.join(run_dir, "history.csv"))["examples_per_second"][-1]
 
 
@@ -50,9 +51,12 @@ def main() -> None:
     args, flags = parser.parse_known_args()
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus and not args.cpu:
-        sys.exit(
-            "no GPU is visible: this benchmark measures GPU speed-ups (use --cpu to try it on a CPU)."
+        print(
+            "gpu_throughput.py: error: no GPU is visible; this benchmark measures GPU speed-ups "
+            "(--cpu tries it on a CPU).",
+            file=sys.stderr,
         )
+        sys.exit(2)
     settings = {name: extra for name, extra in SETTINGS.items() if gpus or "mixed" not in name}
     common = ["--batch-size", str(args.batch_size), "--steps-per-epoch", str(args.steps), *flags]
     results = {

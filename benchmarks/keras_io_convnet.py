@@ -29,12 +29,16 @@ import numpy as np  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 from keras import layers  # noqa: E402
 
+from training import input_pipeline  # noqa: E402
+from training.errors import UsageError  # noqa: E402
+
 
 def load(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """(examples, 28, 28, 1) float32 images in [0, 1] and (examples, 10) one-hot labels."""
-    images, labels = tfds.as_numpy(
-        tfds.load("mnist", split=split, batch_size=-1, as_supervised=True, data_dir=data_dir)
-    )
+    """(examples, 28, 28, 1) float32 images in [0, 1] and (examples, 10) one-hot labels, read
+    as train.py reads them (a missing dataset or a bad split is a UsageError that says why)."""
+    examples = input_pipeline.load("mnist", data_dir, train=split)[0]["train"]
+    whole_split = examples.map(lambda example: (example["image"], example["label"])).batch(10**9)
+    images, labels = next(iter(tfds.as_numpy(whole_split)))
     return images.astype("float32") / 255, keras.utils.to_categorical(labels, 10)
 
 
@@ -71,7 +75,7 @@ class EpochReport(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=15)  # the example's own number
     parser.add_argument("--train-split", default="train[:90%]")  # = train.py's default split
@@ -80,10 +84,14 @@ def main() -> None:
     parser.add_argument(
         "--until", type=float, default=1.0, help="stop once test accuracy reaches this"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
-    x_train, y_train = load(args.train_split, args.data_dir)
-    x_test, y_test = load(args.test_split, args.data_dir)
+    try:
+        x_train, y_train = load(args.train_split, args.data_dir)
+        x_test, y_test = load(args.test_split, args.data_dir)
+    except UsageError as error:
+        print(f"keras_io_convnet.py: error: {error}", file=sys.stderr)
+        return 2
     model = build()
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(
@@ -95,7 +103,8 @@ def main() -> None:
         callbacks=[EpochReport(args.until)],
         verbose=0,
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -26,20 +26,25 @@ from keras import layers  # noqa: E402
 
 from models import text  # noqa: E402
 from training import input_pipeline, preprocessing  # noqa: E402
+from training.errors import UsageError  # noqa: E402
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="imdb_reviews")
     parser.add_argument("--vocabulary-size", type=int, default=20_000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
     start = time.perf_counter()
-    examples, info, splits = input_pipeline.load(args.dataset, data_dir=None)
-    data = preprocessing.describe_text_classification(args.dataset, info)
+    try:
+        examples, info, splits = input_pipeline.load(args.dataset, data_dir=None)
+        data = preprocessing.describe_text_classification(args.dataset, info)
+    except UsageError as error:
+        print(f"text_baseline.py: error: {error}", file=sys.stderr)
+        return 2
     validation, test = (
         input_pipeline.evaluation_batches(
             examples[name], preprocessing.text_classification_example, 64
@@ -89,7 +94,8 @@ def main() -> None:
     print(
         f"| bag-of-words logistic regression | {result['test_accuracy']:.2%} | {result['wall_seconds']:.0f} s |"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

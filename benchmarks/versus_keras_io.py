@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from seeds import run_or_exit  # benchmarks/seeds.py
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -36,7 +38,7 @@ def run_ours(flags: list[str]) -> list[dict]:
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--model", "cnn"]
     command += ["--run-dir", run_dir, "--val-split", "test", *flags]
     launched = time.time()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    run_or_exit(command, stdout=subprocess.DEVNULL)
     return [
         {"epoch": epoch, "seconds": wall_time - launched, "test_accuracy": accuracy}
         for epoch, wall_time, accuracy in _validation_accuracy(run_dir)
@@ -64,8 +66,16 @@ def _validation_accuracy(run_dir: str) -> list[tuple[int, float, float]]:
 def run_reference(flags: list[str]) -> list[dict]:
     """benchmarks/keras_io_convnet.py in a new process; its JSON lines."""
     command = [sys.executable, os.path.join(ROOT, "benchmarks", "keras_io_convnet.py"), *flags]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    output = run_or_exit(command, stdout=subprocess.PIPE, text=True).stdout
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def accuracy_flag(text: str) -> float:
+    """An accuracy flag's value: a fraction above 0, at most 1 (0.988, not 98.8)."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not an accuracy in (0, 1], e.g. 0.988")
+    return value
 
 
 def time_to(target: float, curve: list[dict]) -> float | None:
@@ -96,13 +106,13 @@ def plot(curves: dict, target: float, path: str) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", type=float, default=0.988)
+    parser.add_argument("--target", type=accuracy_flag, default=0.988)
     parser.add_argument("--reference-epochs", type=int, default=40)
     parser.add_argument("--short-split", default="train[:4000]")
     parser.add_argument("--figure", default=None, help="where to save the accuracy-time figure")
-    args, flags = parser.parse_known_args()
+    args, flags = parser.parse_known_args(argv)
 
     reference = run_reference(["--epochs", str(args.reference_epochs), "--until", str(args.target)])
     ours = run_ours(flags)

@@ -1,0 +1,99 @@
+"""The benchmark scripts: bad input refused before anything trains (exit 2, one line, no
+traceback), and the driver-overhead benchmark measuring a real run end to end on mock data."""
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import ROOT
+from synthetic import mock_learnable
+from training import callbacks, input_pipeline
+
+BENCHMARKS = os.path.join(ROOT, "benchmarks")
+
+
+def benchmark(name: str):
+    """benchmarks/NAME.py as a module (its main() takes argv), found as Python finds it when
+    the script runs: with its own folder on the path."""
+    if BENCHMARKS not in sys.path:
+        sys.path.insert(0, BENCHMARKS)
+    spec = importlib.util.spec_from_file_location(name, os.path.join(BENCHMARKS, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "script, argv, message",
+    [
+        ("cnn_throughput", ["--model", "dqn"], "dqn reports no accuracy; this benchmark measures"),
+        ("cnn_throughput", ["--model", "vae"], "classifiers: cnn, mlp, rnn, speech, transformer"),
+        ("cnn_throughput", ["--model", "nosuch"], "unknown model 'nosuch'"),
+        ("cnn_throughput", ["--epochs", "1"], "--epochs 1: the first epoch also traces"),
+        ("seeds", ["--model", "policy_gradient"], "benchmarks/agents.py measures the agents"),
+        ("agents", ["--model", "cnn"], "cnn is not an agent; this benchmark measures the agents"),
+        ("agents", ["--model", "nosuch"], "unknown model 'nosuch'"),
+    ],
+)
+def test_a_model_the_benchmark_cannot_measure_is_refused_before_training(
+    script, argv, message, capsys
+):
+    assert benchmark(script).main(argv) == 2
+    said = capsys.readouterr()
+    assert said.err.startswith(f"{script}.py: error: ") and message in said.err
+    assert said.out == ""  # no training began
+
+
+@pytest.mark.parametrize("target", ["98.8", "0", "-1", "much"])
+def test_versus_keras_io_refuses_a_target_that_is_not_an_accuracy(target, capsys):
+    with pytest.raises(SystemExit) as exit_request:
+        benchmark("versus_keras_io").main(["--target", target])
+    assert exit_request.value.code == 2
+    assert "--target" in capsys.readouterr().err
+
+
+def test_the_keras_io_convnet_learns_and_reports_every_epoch(capsys):
+    with mock_learnable(1024):  # its batch is the example's, 128: 8 steps an epoch
+        assert benchmark("keras_io_convnet").main(["--epochs", "3"]) == 0
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [report["epoch"] for report in reports] == [1, 2, 3]
+    assert reports[-1]["test_accuracy"] > 0.8  # ten classes: chance is 0.1
+    assert reports[0]["seconds"] < reports[1]["seconds"]
+
+
+def test_driver_overhead_benchmark_measures_a_whole_run(monkeypatch, capsys):
+    # The benchmark rewires the driver (a compute-only epoch before its callbacks, shortened
+    # validation); restore both after the test.
+    monkeypatch.setattr(callbacks, "standard_callbacks", callbacks.standard_callbacks)
+    monkeypatch.setattr(input_pipeline, "evaluation_batches", input_pipeline.evaluation_batches)
+    flags = ["--model", "mlp", "--epochs", "3", "--batch-size", "16", "--set", "hidden_units=32"]
+    with mock_learnable(256):
+        assert benchmark("cnn_throughput").main(flags) == 0
+    output = capsys.readouterr().out
+    start = output.rindex("\n{\n") + 1  # after train.py's own lines
+    result = json.loads(output[start : output.index("\n}", start) + 2])
+    assert result["test_accuracy"] > 0.5  # it trained: ten classes, chance is 0.1
+    assert len(result["epoch_ratios"]) == 2  # every epoch after the first
+    # The driver's speed over the model's own: a real ratio of two positive speeds.
+    assert 0.05 < result["driver_efficiency"] < 2
+    assert result["examples_per_second"] > 0 and result["compute_only_examples_per_second"] > 0
+    assert output.rstrip().endswith(f"{result['driver_efficiency']:.0%} |")
+
+
+@pytest.mark.parametrize("exit_code", [2, 1])
+def test_a_failed_script_stops_the_benchmark_with_its_exit_code(exit_code, tmp_path, capfd):
+    script = tmp_path / "refuses.py"
+    script.write_text(
+        f"import sys\nprint('refuses.py: error: why', file=sys.stderr)\nsys.exit({exit_code})\n"
+    )
+    with pytest.raises(SystemExit) as stopped:
+        benchmark("seeds").run_or_exit([sys.executable, str(script)])
+    assert stopped.value.code == exit_code
+    said = capfd.readouterr().err
+    # Its own message first, then which script failed: nothing after it reads a missing result.
+    assert said.index("refuses.py: error: why") < said.index(
+        f"refuses.py failed (exit {exit_code}); its message is above."
+    )

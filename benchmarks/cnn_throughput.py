@@ -73,19 +73,17 @@ class ComputeOnlyEpochs(keras.callbacks.Callback):
         batches = input_pipeline.evaluation_batches(
             examples["validation"], spec.preprocess, config.batch_size
         )
-        inputs, targets = (tf.concat(parts, axis=0) for parts in zip(*batches.take(8)))
         training_examples = int(examples["train"].reduce(0, lambda count, _: count + 1))
         self.steps = -(-training_examples // config.batch_size)  # as many as the driver's
         self.examples = self.steps * config.batch_size
         self.compute_model = keras_loop.build_and_compile(
             spec, config, data_info, examples["train"], self.steps
         )
-        # Batched like the driver's data, with an unknown batch size: one batch repeated with
-        # `from_tensors` has a static batch shape, which on a CPU can pick other, slower
-        # kernels (2x slower for this CNN on the 2-core machine in the README).
-        self.repeated = (
-            tf.data.Dataset.from_tensor_slices((inputs, targets)).repeat().batch(config.batch_size)
-        )
+        # Eight batches' examples, held in memory and batched again like the driver's data:
+        # padded to each batch's longest (clips of different lengths), with an unknown batch
+        # size (one batch repeated with `from_tensors` has a static batch shape, which on a CPU
+        # can pick other, slower kernels: 2x slower for this CNN on the README's 2-core CPU).
+        self.repeated = batches.take(8).unbatch().cache().repeat().padded_batch(config.batch_size)
         self.compute_model.fit(self.repeated, steps_per_epoch=10, epochs=1, verbose=0)  # trace
         self.examples_per_second = []
         self.seconds_taken = []

@@ -20,44 +20,32 @@ import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from seeds import run_or_exit  # noqa: E402  (benchmarks/seeds.py)
-
-from training.errors import UsageError  # noqa: E402  (imports nothing heavy)
-
-
-def agent_or_refuse(name: str) -> None:
-    """Raises UsageError, before anything trains, unless `name` is an agent."""
-    from training import startup
-
-    startup.quiet_tensorflow()
-    import models
-    from models.registry import AgentSpec
-
-    def is_agent(model: str) -> bool:  # (an unknown name is refused here, by get_spec)
-        return isinstance(models.get_spec(model), AgentSpec)
-
-    if not is_agent(name):
-        agents = ", ".join(model for model in models.names() if is_agent(model))
-        raise UsageError(
-            f"{name} is not an agent; this benchmark measures the agents: {agents}. "
-            "(benchmarks/seeds.py measures the classifiers.)"
-        )
+from common import (  # noqa: E402
+    ROOT,
+    UsageError,
+    add_seeds,
+    agent_or_refuse,
+    check_seeds,
+    run_or_exit,
+    train_flags,
+)
+from seeds import SET_FOR_EVERY_RUN  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="an agent, e.g. dqn or policy_gradient")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(parser)
     parser.add_argument(
         "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
     )
     parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
     args = parser.parse_args(argv)
+    check_seeds(parser, args.seeds)
     extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
     try:
         agent_or_refuse(args.model)
+        train_flags(extra, SET_FOR_EVERY_RUN)
     except UsageError as error:
         print(f"agents.py: error: {error}", file=sys.stderr)
         return 2
@@ -71,7 +59,7 @@ def main(argv=None) -> int:
         for command in (
             [
                 sys.executable,
-                "train.py",
+                os.path.join(ROOT, "train.py"),
                 "--model",
                 args.model,
                 "--seed",
@@ -80,7 +68,7 @@ def main(argv=None) -> int:
                 run_dir,
                 *extra,
             ],
-            [sys.executable, "evaluate.py", run_dir],
+            [sys.executable, os.path.join(ROOT, "evaluate.py"), run_dir],
         ):
             print(" ".join(command[1:]), flush=True)
             run_or_exit(command, stdout=subprocess.DEVNULL)

@@ -26,23 +26,26 @@ shows what the validation pass costs apart from the rest of the driver.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# common first: it puts the project on the path.
+from common import UsageError, classifier_or_refuse, positive_int, train_flags
+
+from training import startup
+
+startup.quiet_tensorflow()
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from seeds import classifier_or_refuse  # noqa: E402  (benchmarks/seeds.py)
 
 import models  # noqa: E402
 import train  # noqa: E402
 from training import callbacks, figures, input_pipeline, keras_loop  # noqa: E402
 from training.config import RunConfig  # noqa: E402
-from training.errors import UsageError  # noqa: E402
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -73,8 +76,14 @@ class ComputeOnlyEpochs(keras.callbacks.Callback):
         batches = input_pipeline.evaluation_batches(
             examples["validation"], spec.preprocess, config.batch_size
         )
-        training_examples = int(examples["train"].reduce(0, lambda count, _: count + 1))
-        self.steps = -(-training_examples // config.batch_size)  # as many as the driver's
+        # As many steps as the driver's epochs (also refuses a batch larger than the split).
+        _, self.steps = input_pipeline.training_stream(
+            examples["train"],
+            spec.preprocess,
+            config.batch_size,
+            config.seed,
+            steps_per_epoch=config.steps_per_epoch,
+        )
         self.examples = self.steps * config.batch_size
         self.compute_model = keras_loop.build_and_compile(
             spec, config, data_info, examples["train"], self.steps
@@ -121,11 +130,11 @@ def only_validation_shortened(batches: int) -> None:
     input_pipeline.evaluation_batches = shortened
 
 
-def checked_config(model: str, train_flags: list[str]) -> RunConfig:
+def checked_config(model: str, flags: list[str]) -> RunConfig:
     """train.py's settings for the run, refused where this benchmark cannot report them: it
     reports test accuracy beside the speeds, and its ratio leaves out the first epoch."""
     classifier_or_refuse(model)
-    config = models.get_spec(model).make_config(train.make_parser().parse_args(train_flags))
+    config = models.get_spec(model).make_config(train.make_parser().parse_args(flags))
     if config.epochs < 2:
         raise UsageError(
             f"--epochs {config.epochs}: the first epoch also traces the model and fills the "
@@ -139,20 +148,26 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="cnn")
     parser.add_argument(
         "--validation-batches",
-        type=int,
+        type=positive_int,
         default=None,
         help="validate on this many batches only (default: the whole validation split)",
     )
     args, flags = parser.parse_known_args(argv)
+    temporary = tempfile.mkdtemp(prefix="benchmark-")
     try:
-        return measure(args, flags)
+        return measure(args, flags, os.path.join(temporary, "run"))
     except UsageError as error:
         print(f"cnn_throughput.py: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("cnn_throughput.py: interrupted; nothing was measured.", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)  # the run was only for measuring
 
 
-def measure(args, flags: list[str]) -> int:
-    run_dir = os.path.join(tempfile.mkdtemp(prefix="benchmark-"), "run")
+def measure(args, flags: list[str], run_dir: str) -> int:
+    train_flags(flags, ("model", "run_dir", "list"))
     argv = ["--model", args.model, "--run-dir", run_dir, *flags]
     config = checked_config(args.model, argv)
     compute_only = with_compute_only_epochs(config)
@@ -161,6 +176,8 @@ def measure(args, flags: list[str]) -> int:
 
     start = time.perf_counter()
     exit_code = train.main(argv)
+    if exit_code == 130:  # train.py's Ctrl-C line offers to resume a run that is thrown away
+        raise KeyboardInterrupt
     if exit_code != 0:
         return exit_code  # train.py said why
     wall_seconds = time.perf_counter() - start - sum(compute_only.seconds_taken)

@@ -18,8 +18,12 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# common first: it puts the project on the path.
+from common import UsageError, classifier_or_refuse, positive_int
+
+from training import startup
+
+startup.quiet_tensorflow()
 
 import tensorflow as tf  # noqa: E402
 
@@ -45,10 +49,15 @@ def images_per_second(model: str, flags: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cnn")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=200, help="batches per epoch")
+    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--steps", type=positive_int, default=200, help="batches per epoch")
     parser.add_argument("--cpu", action="store_true", help="no GPU: run the float32 rows only")
     args, flags = parser.parse_known_args()
+    try:
+        classifier_or_refuse(args.model)
+    except UsageError as error:
+        print(f"gpu_throughput.py: error: {error}", file=sys.stderr)
+        sys.exit(2)
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus and not args.cpu:
         print(

@@ -27,10 +27,10 @@ startup.quiet_tensorflow()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
+from common import UsageError, accuracy, exit_with, positive_int  # noqa: E402
 from keras import layers  # noqa: E402
 
 from training import input_pipeline  # noqa: E402
-from training.errors import UsageError  # noqa: E402
 
 
 def load(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
@@ -77,12 +77,12 @@ class EpochReport(keras.callbacks.Callback):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=15)  # the example's own number
+    parser.add_argument("--epochs", type=positive_int, default=15)  # the example's own number
     parser.add_argument("--train-split", default="train[:90%]")  # = train.py's default split
     parser.add_argument("--test-split", default="test")
     parser.add_argument("--data-dir", default=None, help="default: $TFDS_DATA_DIR")
     parser.add_argument(
-        "--until", type=float, default=1.0, help="stop once test accuracy reaches this"
+        "--until", type=accuracy, default=1.0, help="stop once test accuracy reaches this"
     )
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(0)
@@ -107,4 +107,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -17,42 +17,17 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from training.errors import UsageError  # noqa: E402  (imports nothing heavy)
+from common import (
+    ROOT,
+    UsageError,
+    add_seeds,
+    check_seeds,
+    classifier_or_refuse,
+    run_or_exit,
+    train_flags,
+)
 
-
-def classifier_or_refuse(name: str) -> None:
-    """Raises UsageError, before anything trains, unless `name` reports test accuracy."""
-    from training import startup
-
-    startup.quiet_tensorflow()
-    import models
-
-    def is_classifier(model: str) -> bool:  # (an unknown name is refused here, by get_spec)
-        return "accuracy" in getattr(models.get_spec(model), "metrics", ())
-
-    if not is_classifier(name):
-        classifiers = ", ".join(model for model in models.names() if is_classifier(model))
-        raise UsageError(
-            f"{name} reports no accuracy; this benchmark measures the classifiers: "
-            f"{classifiers}. (benchmarks/agents.py measures the agents, "
-            "benchmarks/speech_to_text.py speech to text.)"
-        )
-
-
-def run_or_exit(command: list[str], **options) -> subprocess.CompletedProcess:
-    """Runs `command` (a script of this project and its flags) from the project root. If it
-    fails, its own message is on stderr already: say which failed and exit with its code (2:
-    bad input), so a benchmark never goes on to read a result that was not written."""
-    finished = subprocess.run(command, cwd=ROOT, **options)
-    if finished.returncode != 0:
-        script = os.path.basename(command[1])
-        print(
-            f"{script} failed (exit {finished.returncode}); its message is above.", file=sys.stderr
-        )
-        sys.exit(finished.returncode if finished.returncode > 0 else 1)  # < 0: killed by a signal
-    return finished
+SET_FOR_EVERY_RUN = ("model", "seed", "run_dir", "list")
 
 
 def timed_training(model: str, seed: int, run_dir: str, extra=()) -> float:
@@ -79,15 +54,17 @@ def timed_training(model: str, seed: int, run_dir: str, extra=()) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(parser)
     parser.add_argument(
         "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
     )
     parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
     args = parser.parse_args(argv)
+    check_seeds(parser, args.seeds)
     extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
     try:
         classifier_or_refuse(args.model)
+        train_flags(extra, SET_FOR_EVERY_RUN)
     except UsageError as error:
         print(f"seeds.py: error: {error}", file=sys.stderr)
         return 2

@@ -19,10 +19,8 @@ import subprocess
 import sys
 
 import numpy as np
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from seeds import run_or_exit, timed_training  # noqa: E402  (benchmarks/seeds.py)
+from common import ROOT, add_seeds, check_seeds, run_or_exit
+from seeds import timed_training
 
 
 def error_rates_by_speaker(run_dir: str) -> dict[str, float]:
@@ -77,12 +75,13 @@ def trained_and_scored(seed: int, run_dir: str, extra=()) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    add_seeds(parser)
     parser.add_argument("--held-out", default="", help="a speaker to leave out of one more run")
     parser.add_argument(
         "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
     )
     args = parser.parse_args(argv)
+    check_seeds(parser, args.seeds)
 
     held_out = None
     if args.held_out:  # first: a name the data cannot hold out is refused before any training

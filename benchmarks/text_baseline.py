@@ -14,33 +14,36 @@ picks the number of epochs) and reports accuracy on the same test split, plus wa
 
 import argparse
 import json
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# common first: it puts the project on the path.
+from common import UsageError, exit_with, positive_int, seed
+
+from training import startup
+
+startup.quiet_tensorflow()
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 from models import text  # noqa: E402
 from training import input_pipeline, preprocessing  # noqa: E402
-from training.errors import UsageError  # noqa: E402
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="imdb_reviews")
-    parser.add_argument("--vocabulary-size", type=int, default=20_000)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=None, help="default: $TFDS_DATA_DIR")
+    parser.add_argument("--vocabulary-size", type=positive_int, default=20_000)
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--seed", type=seed, default=0)
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
     start = time.perf_counter()
     try:
-        examples, info, splits = input_pipeline.load(args.dataset, data_dir=None)
+        examples, info, splits = input_pipeline.load(args.dataset, args.data_dir)
         data = preprocessing.describe_text_classification(args.dataset, info)
     except UsageError as error:
         print(f"text_baseline.py: error: {error}", file=sys.stderr)
@@ -98,4 +101,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

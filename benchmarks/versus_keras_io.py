@@ -26,10 +26,7 @@ import sys
 import tempfile
 import time
 
-from seeds import run_or_exit  # benchmarks/seeds.py
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import ROOT, UsageError, accuracy, positive_int, run_or_exit, train_flags
 
 
 def run_ours(flags: list[str]) -> list[dict]:
@@ -40,8 +37,8 @@ def run_ours(flags: list[str]) -> list[dict]:
     launched = time.time()
     run_or_exit(command, stdout=subprocess.DEVNULL)
     return [
-        {"epoch": epoch, "seconds": wall_time - launched, "test_accuracy": accuracy}
-        for epoch, wall_time, accuracy in _validation_accuracy(run_dir)
+        {"epoch": epoch, "seconds": wall_time - launched, "test_accuracy": score}
+        for epoch, wall_time, score in _validation_accuracy(run_dir)
     ]
 
 
@@ -58,8 +55,8 @@ def _validation_accuracy(run_dir: str) -> list[tuple[int, float, float]]:
             event = tf.compat.v1.Event.FromString(record.numpy())
             for value in event.summary.value:
                 if value.tag == "epoch_accuracy":
-                    accuracy = float(tf.make_ndarray(value.tensor))
-                    rows.append((event.step + 1, event.wall_time, accuracy))
+                    score = float(tf.make_ndarray(value.tensor))
+                    rows.append((event.step + 1, event.wall_time, score))
     return sorted(rows)
 
 
@@ -68,14 +65,6 @@ def run_reference(flags: list[str]) -> list[dict]:
     command = [sys.executable, os.path.join(ROOT, "benchmarks", "keras_io_convnet.py"), *flags]
     output = run_or_exit(command, stdout=subprocess.PIPE, text=True).stdout
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-
-
-def accuracy_flag(text: str) -> float:
-    """An accuracy flag's value: a fraction above 0, at most 1 (0.988, not 98.8)."""
-    value = float(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not an accuracy in (0, 1], e.g. 0.988")
-    return value
 
 
 def time_to(target: float, curve: list[dict]) -> float | None:
@@ -106,18 +95,30 @@ def plot(curves: dict, target: float, path: str) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", type=accuracy_flag, default=0.988)
-    parser.add_argument("--reference-epochs", type=int, default=40)
+    parser.add_argument("--target", type=accuracy, default=0.988)
+    parser.add_argument("--reference-epochs", type=positive_int, default=40)
     parser.add_argument("--short-split", default="train[:4000]")
     parser.add_argument("--figure", default=None, help="where to save the accuracy-time figure")
     args, flags = parser.parse_known_args(argv)
+    try:
+        given = train_flags(flags, ("model", "run_dir", "val_split", "list"))
+        if args.figure and not os.path.isdir(os.path.dirname(os.path.abspath(args.figure))):
+            raise UsageError(f"--figure {args.figure}: no such folder; make it first.")
+    except UsageError as error:
+        print(f"versus_keras_io.py: error: {error}", file=sys.stderr)
+        return 2
+    # The reference reads the data train.py reads.
+    data = ["--data-dir", given.data_dir] if given.data_dir else []
 
-    reference = run_reference(["--epochs", str(args.reference_epochs), "--until", str(args.target)])
-    ours = run_ours(flags)
-    short_reference = run_reference(["--epochs", "1", "--train-split", args.short_split])
+    # The short runs first: a --short-split the data lacks is refused within seconds.
+    short_reference = run_reference(["--epochs", "1", "--train-split", args.short_split, *data])
     short_ours = run_ours([*flags, "--epochs", "1", "--train-split", args.short_split])
+    reference = run_reference(
+        ["--epochs", str(args.reference_epochs), "--until", str(args.target), *data]
+    )
+    ours = run_ours(flags)
 
     ours_time, reference_time = time_to(args.target, ours), time_to(args.target, reference)
     print(json.dumps({"ours": ours, "keras_io": reference}, indent=1))
@@ -145,7 +146,8 @@ def main(argv=None) -> None:
             args.figure,
         )
         print(f"figure: {args.figure}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

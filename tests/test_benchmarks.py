@@ -36,6 +36,12 @@ def benchmark(name: str):
         ("seeds", ["--model", "policy_gradient"], "benchmarks/agents.py measures the agents"),
         ("agents", ["--model", "cnn"], "cnn is not an agent; this benchmark measures the agents"),
         ("agents", ["--model", "nosuch"], "unknown model 'nosuch'"),
+        # train.py's flags may not undo what the benchmark sets for every run.
+        ("seeds", ["--model", "mlp", "--", "--model", "dqn"], "sets --model for every run"),
+        ("agents", ["--model", "dqn", "--", "--run-dir", "x"], "sets --run-dir for every run"),
+        ("cnn_throughput", ["--list"], "sets --list for every run"),
+        ("versus_keras_io", ["--val-split", "test"], "sets --val-split for every run"),
+        ("versus_keras_io", ["--figure", "/no/such/folder/f.png"], "no such folder; make it"),
     ],
 )
 def test_a_model_the_benchmark_cannot_measure_is_refused_before_training(
@@ -47,12 +53,29 @@ def test_a_model_the_benchmark_cannot_measure_is_refused_before_training(
     assert said.out == ""  # no training began
 
 
-@pytest.mark.parametrize("target", ["98.8", "0", "-1", "much"])
-def test_versus_keras_io_refuses_a_target_that_is_not_an_accuracy(target, capsys):
+@pytest.mark.parametrize(
+    "script, argv, flag",
+    [
+        ("versus_keras_io", ["--target", "98.8"], "--target"),  # a percentage, not an accuracy
+        ("versus_keras_io", ["--target", "0"], "--target"),
+        ("versus_keras_io", ["--reference-epochs", "0"], "--reference-epochs"),
+        ("versus_keras_io", ["--bogus"], "unrecognized arguments: --bogus"),  # train.py's flags
+        ("keras_io_convnet", ["--until", "much"], "--until"),
+        ("keras_io_convnet", ["--epochs", "0"], "--epochs"),
+        ("cnn_throughput", ["--validation-batches", "0"], "--validation-batches"),
+        ("seeds", ["--model", "mlp", "--seeds", "0", "0"], "give each seed once"),
+        ("agents", ["--model", "dqn", "--seeds", "-1"], "--seeds"),
+        # train.py's own check, before the first run rather than at a later seed's:
+        ("seeds", ["--model", "mlp", "--", "--epochs", "x"], "--epochs"),
+        ("text_baseline", ["--vocabulary-size", "0"], "--vocabulary-size"),
+    ],
+)
+def test_a_bad_flag_is_refused_before_anything_trains(script, argv, flag, capsys):
     with pytest.raises(SystemExit) as exit_request:
-        benchmark("versus_keras_io").main(["--target", target])
+        benchmark(script).main(argv)
     assert exit_request.value.code == 2
-    assert "--target" in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert flag in said.err.splitlines()[-1] and said.out == ""
 
 
 def test_the_keras_io_convnet_learns_and_reports_every_epoch(capsys):
@@ -90,10 +113,20 @@ def test_a_failed_script_stops_the_benchmark_with_its_exit_code(exit_code, tmp_p
         f"import sys\nprint('refuses.py: error: why', file=sys.stderr)\nsys.exit({exit_code})\n"
     )
     with pytest.raises(SystemExit) as stopped:
-        benchmark("seeds").run_or_exit([sys.executable, str(script)])
+        benchmark("common").run_or_exit([sys.executable, str(script)])
     assert stopped.value.code == exit_code
     said = capfd.readouterr().err
     # Its own message first, then which script failed: nothing after it reads a missing result.
     assert said.index("refuses.py: error: why") < said.index(
         f"refuses.py failed (exit {exit_code}); its message is above."
     )
+
+
+def test_the_runs_a_benchmark_starts_get_the_environment_it_started_with(monkeypatch, capfd):
+    common = benchmark("common")
+    # Set after the benchmark started, as its quiet TensorFlow start sets TF_CPP_MIN_LOG_LEVEL:
+    # its runs would read that as the user's choice.
+    monkeypatch.setenv("SET_BY_THE_BENCHMARK_ITSELF", "1")
+    probe = "import os; print(os.environ.get('SET_BY_THE_BENCHMARK_ITSELF'))"
+    common.run_or_exit([sys.executable, "-c", probe])
+    assert capfd.readouterr().out.strip() == "None"

@@ -10,6 +10,7 @@ import tensorflow_datasets as tfds
 
 import evaluate
 import models
+import synthetic
 import train
 from conftest import tiny_flags
 from synthetic import mock_learnable
@@ -227,3 +228,15 @@ def test_several_replicas_need_a_batch_size_that_splits_evenly():
     with pytest.raises(UsageError, match="evenly across 2 replicas.*or train on one device"):
         keras_loop._check_replicas_can_split(two_replicas, examples, preprocess, 15)
     keras_loop._check_replicas_can_split(two_replicas, examples, preprocess, 16)
+
+
+@pytest.mark.parametrize("split", ["train[:abc]", "validation", "train[:5%"])
+def test_a_split_the_data_cannot_read_gets_one_line(split, tmp_path):
+    data_dir = tmp_path / "tensorflow_datasets"
+    synthetic.write_tfds_dataset(str(data_dir), "mnist", ("train", "test"), 8)
+    with pytest.raises(UsageError) as refused:
+        input_pipeline.load("mnist", str(data_dir), train=split)
+    message = str(refused.value)
+    assert "\n" not in message  # TFDS' own text runs over two lines for a malformed slice
+    assert message.startswith("mnist cannot read these splits: ")
+    assert message.endswith(f"fix the split you gave ('{split}').")

@@ -131,8 +131,9 @@ def _as_datasets(builder, train, validation, test):
             for part, (flag, split) in enumerate(zip(flags, vars(splits).values()))
         ]
     except ValueError as error:  # unknown split name or bad slice syntax
+        problem = " ".join(str(error).split())  # TFDS' text may run over lines: one line
         raise UsageError(
-            f"{builder.name} cannot read these splits: {error} Its splits are "
+            f"{builder.name} cannot read these splits: {problem} Its splits are "
             f"{sorted(builder.info.splits)}; fix the split you gave "
             f"({', '.join(repr(split) for split in flags if split)})."
         ) from None

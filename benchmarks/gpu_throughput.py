@@ -39,11 +39,13 @@ SETTINGS = {
 
 
 def images_per_second(model: str, flags: list[str]) -> float:
-    run_dir = os.path.join(tempfile.mkdtemp(prefix="gpu-benchmark-"), "run")
-    exit_code = train.main(["--model", model, "--run-dir", run_dir, "--epochs", "2", *flags])
-    if exit_code != 0:
-        sys.exit(exit_code)  # train.py said why
-    return figures.read_history(os.path.join(run_dir, "history.csv"))["examples_per_second"][-1]
+    with tempfile.TemporaryDirectory(prefix="gpu-benchmark-") as temporary:  # only to measure
+        run_dir = os.path.join(temporary, "run")
+        exit_code = train.main(["--model", model, "--run-dir", run_dir, "--epochs", "2", *flags])
+        if exit_code != 0:
+            sys.exit(exit_code)  # train.py said why
+        history = figures.read_history(os.path.join(run_dir, "history.csv"))
+    return history["examples_per_second"][-1]
 
 
 def main() -> None:

@@ -112,11 +112,12 @@ def main(argv=None) -> int:
         )
     beams = [result["beam"]["word_error_rate"] for result in results]
     spread = f" ± {statistics.stdev(beams):.2%}" if len(beams) > 1 else ""
+    no_means = " |" * len(lengths)  # one empty cell under each length
     print(
         f"| mean | {statistics.mean(r['minutes'] for r in results):.1f} min | "
         f"{statistics.mean(r['greedy'] for r in results):.2%} | "
         f"{statistics.mean(beams):.2%}{spread} | "
-        f"{statistics.mean(r['beam']['string_accuracy'] for r in results):.1%} | |"
+        f"{statistics.mean(r['beam']['string_accuracy'] for r in results):.1%} |{no_means}"
     )
 
     speakers = sorted(results[0]["speakers"])

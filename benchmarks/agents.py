@@ -20,35 +20,17 @@ import shutil
 import subprocess
 import sys
 
-from common import (  # noqa: E402
-    ROOT,
-    UsageError,
-    add_seeds,
-    agent_or_refuse,
-    check_seeds,
-    run_or_exit,
-    train_flags,
-)
-from seeds import SET_FOR_EVERY_RUN  # noqa: E402
+from common import ROOT, add_seeded_runs, agent_or_refuse, parse_seeded_runs, run_or_exit  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="agents.py", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="an agent, e.g. dqn or policy_gradient")
-    add_seeds(parser)
-    parser.add_argument(
-        "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
-    )
-    parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
-    args = parser.parse_args(argv)
-    check_seeds(parser, args.seeds)
-    extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
-    try:
-        agent_or_refuse(args.model)
-        train_flags(extra, SET_FOR_EVERY_RUN)
-    except UsageError as error:
-        print(f"agents.py: error: {error}", file=sys.stderr)
+    add_seeded_runs(parser)
+    checked = parse_seeded_runs(parser, argv, agent_or_refuse)
+    if checked is None:
         return 2
+    args, extra = checked
 
     rows = []
     for seed in args.seeds:

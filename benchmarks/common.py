@@ -53,6 +53,35 @@ def check_seeds(parser: argparse.ArgumentParser, seeds: list[int]) -> None:
         parser.error(f"--seeds {' '.join(map(str, seeds))}: give each seed once.")
 
 
+# What seeds.py and agents.py set for every run they start.
+SET_FOR_EVERY_RUN = ("model", "seed", "run_dir", "list")
+
+
+def add_seeded_runs(parser: argparse.ArgumentParser) -> None:
+    """The flags of a benchmark that trains one run a seed: --seeds, --runs, and after `--`
+    flags for every train.py call."""
+    add_seeds(parser)
+    parser.add_argument(
+        "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
+    )
+    parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
+
+
+def parse_seeded_runs(parser, argv, model_or_refuse) -> tuple[argparse.Namespace, list] | None:
+    """(args, flags for train.py), all checked before anything trains; None after saying why
+    (exit code 2 for the caller)."""
+    args = parser.parse_args(argv)
+    check_seeds(parser, args.seeds)
+    extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
+    try:
+        model_or_refuse(args.model)
+        train_flags(extra, SET_FOR_EVERY_RUN)
+    except UsageError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return None
+    return args, extra
+
+
 def train_flags(flags: list[str], set_here: tuple[str, ...]) -> argparse.Namespace:
     """`flags` as train.py reads them, checked before anything trains: a typo gets train.py's
     own message (exit 2); a flag the benchmark sets for every run itself (`set_here`, e.g.

@@ -17,17 +17,7 @@ import subprocess
 import sys
 import time
 
-from common import (
-    ROOT,
-    UsageError,
-    add_seeds,
-    check_seeds,
-    classifier_or_refuse,
-    run_or_exit,
-    train_flags,
-)
-
-SET_FOR_EVERY_RUN = ("model", "seed", "run_dir", "list")
+from common import ROOT, add_seeded_runs, classifier_or_refuse, parse_seeded_runs, run_or_exit
 
 
 def timed_training(model: str, seed: int, run_dir: str, extra=()) -> float:
@@ -52,22 +42,13 @@ def timed_training(model: str, seed: int, run_dir: str, extra=()) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="seeds.py", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    add_seeds(parser)
-    parser.add_argument(
-        "--runs", default=os.path.join(ROOT, "runs"), help="where the run directories go"
-    )
-    parser.add_argument("train_flags", nargs=argparse.REMAINDER, help="-- then flags for train.py")
-    args = parser.parse_args(argv)
-    check_seeds(parser, args.seeds)
-    extra = args.train_flags[1:] if args.train_flags[:1] == ["--"] else args.train_flags
-    try:
-        classifier_or_refuse(args.model)
-        train_flags(extra, SET_FOR_EVERY_RUN)
-    except UsageError as error:
-        print(f"seeds.py: error: {error}", file=sys.stderr)
+    add_seeded_runs(parser)
+    checked = parse_seeded_runs(parser, argv, classifier_or_refuse)
+    if checked is None:
         return 2
+    args, extra = checked
 
     rows = []
     for seed in args.seeds:

@@ -14,26 +14,13 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from training.errors import UsageError  # noqa: E402  (imports nothing heavy)
+from training.errors import UsageError  # noqa: E402  (these two import nothing heavy)
+from training.flags import positive_int, seed  # noqa: E402, F401  (train.py's own checks)
 
 # The environment the benchmark started with, for the runs it starts: a TF_CPP_MIN_LOG_LEVEL
 # that this process sets to start quietly (training/startup.py) would tell them that the user
 # chose to see TensorFlow's start-up lines.
 STARTING_ENVIRONMENT = dict(os.environ)
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
-    return value
-
-
-def seed(text: str) -> int:
-    value = int(text)
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"{text} is not a seed from 0 to {2**32 - 1}")
-    return value
 
 
 def accuracy(text: str) -> float:

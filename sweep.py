@@ -95,9 +95,10 @@ def main(argv=None) -> int:
         return exit_request.code
     interrupts.listen()  # Ctrl-C and SIGTERM stop the sweep between trials too
     try:
-        startup.quiet_tensorflow()
-        from training import sweep as sweeps
-        from training import sweep_report
+        with interrupts.as_stop_if_requested():
+            startup.quiet_tensorflow()
+            from training import sweep as sweeps
+            from training import sweep_report
     except KeyboardInterrupt:
         print("sweep.py: interrupted while starting; nothing was written.", file=sys.stderr)
         return 130

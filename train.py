@@ -134,10 +134,11 @@ def main(argv=None) -> int:
     # SIGTERM (a cluster manager, `timeout`, `kill`) stops a run as Ctrl-C does: one line.
     interrupts.listen()
     try:
-        startup.quiet_tensorflow()
-        # Imported once the flags are known to be good: they import TensorFlow (seconds).
-        import models  # registers every model
-        from training import runs
+        with interrupts.as_stop_if_requested():
+            startup.quiet_tensorflow()
+            # Imported once the flags are known to be good: they import TensorFlow (seconds).
+            import models  # registers every model
+            from training import runs
     except KeyboardInterrupt:
         print("train.py: interrupted while starting; nothing was written.", file=sys.stderr)
         return 130

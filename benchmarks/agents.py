@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 
-from common import ROOT, add_seeded_runs, agent_or_refuse, parse_seeded_runs, run_or_exit  # noqa: E402
+from common import ROOT, add_seeded_runs, agent_or_refuse, exit_with, parse_seeded_runs, run_or_exit  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -100,4 +100,4 @@ def summarize(seed: int, run_dir: str) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -33,19 +33,19 @@ import tempfile
 import time
 
 # common first: it puts the project on the path.
-from common import UsageError, classifier_or_refuse, positive_int, train_flags
+from common import UsageError, classifier_or_refuse, exit_with, positive_int, starting, train_flags
 
 from training import startup
 
-startup.quiet_tensorflow()
+with starting():  # Ctrl-C while TensorFlow loads: one line, no traceback
+    startup.quiet_tensorflow()
+    import keras
+    import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import models  # noqa: E402
-import train  # noqa: E402
-from training import callbacks, figures, input_pipeline, keras_loop  # noqa: E402
-from training.config import RunConfig  # noqa: E402
+    import models
+    import train
+    from training import callbacks, figures, input_pipeline, keras_loop
+    from training.config import RunConfig
 
 
 class EpochClock(keras.callbacks.Callback):
@@ -159,9 +159,6 @@ def main(argv=None) -> int:
     except UsageError as error:
         print(f"cnn_throughput.py: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cnn_throughput.py: interrupted; nothing was measured.", file=sys.stderr)
-        return 130
     finally:
         shutil.rmtree(temporary, ignore_errors=True)  # the run was only for measuring
 
@@ -176,7 +173,7 @@ def measure(args, flags: list[str], run_dir: str) -> int:
 
     start = time.perf_counter()
     exit_code = train.main(argv)
-    if exit_code == 130:  # train.py's Ctrl-C line offers to resume a run that is thrown away
+    if exit_code == 130:  # train.py said where it stopped; exit_with says the run is gone
         raise KeyboardInterrupt
     if exit_code != 0:
         return exit_code  # train.py said why
@@ -215,4 +212,4 @@ def measure(args, flags: list[str], run_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main, temporary_runs=True)

@@ -7,6 +7,7 @@ trains: a mistake found at the end wastes the whole run. Bad input gets one line
 """
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -145,16 +146,37 @@ def run_or_exit(command: list[str], **options) -> subprocess.CompletedProcess:
     return finished
 
 
-def exit_with(main) -> None:
-    """`sys.exit(main())`, where Ctrl-C ends with one line and exit code 130 (for the scripts
-    that train in their own process; run_or_exit says the same for the runs it starts)."""
+@contextlib.contextmanager
+def starting():
+    """Around a benchmark's imports: TensorFlow loads for seconds, and a Ctrl-C meanwhile ends
+    with one line and exit code 130 too, not a traceback from inside the import."""
+    from training import interrupts
+
+    interrupts.listen()
+    try:
+        with interrupts.as_stop_if_requested():
+            yield
+    except KeyboardInterrupt:
+        _say_interrupted()
+        sys.exit(130)
+
+
+def exit_with(main, temporary_runs: bool = False) -> None:
+    """`sys.exit(main())`, where Ctrl-C ends with one line and exit code 130 (run_or_exit says
+    the same for the runs it starts). With `temporary_runs` (a benchmark that trains in runs it
+    removes), the line also says that train.py's offer to resume, printed just above it, points
+    at a folder that is gone."""
     try:
         code = main()
     except KeyboardInterrupt:
-        _say_interrupted()
+        _say_interrupted(
+            " Its run was only for measuring and is removed: there is nothing to resume."
+            if temporary_runs
+            else ""
+        )
         code = 130
     sys.exit(code)
 
 
-def _say_interrupted() -> None:
-    print(f"{os.path.basename(sys.argv[0])}: interrupted; no results.", file=sys.stderr)
+def _say_interrupted(more: str = "") -> None:
+    print(f"{os.path.basename(sys.argv[0])}: interrupted; no results.{more}", file=sys.stderr)

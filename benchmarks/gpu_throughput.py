@@ -19,16 +19,16 @@ import sys
 import tempfile
 
 # common first: it puts the project on the path.
-from common import UsageError, classifier_or_refuse, positive_int
+from common import UsageError, classifier_or_refuse, exit_with, positive_int, starting
 
 from training import startup
 
-startup.quiet_tensorflow()
+with starting():  # Ctrl-C while TensorFlow loads: one line, no traceback
+    startup.quiet_tensorflow()
+    import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-import train  # noqa: E402
-from training import figures  # noqa: E402
+    import train
+    from training import figures
 
 SETTINGS = {
     "float32": ["--no-jit-compile"],
@@ -42,13 +42,15 @@ def images_per_second(model: str, flags: list[str]) -> float:
     with tempfile.TemporaryDirectory(prefix="gpu-benchmark-") as temporary:  # only to measure
         run_dir = os.path.join(temporary, "run")
         exit_code = train.main(["--model", model, "--run-dir", run_dir, "--epochs", "2", *flags])
+        if exit_code == 130:  # train.py said where it stopped; exit_with says the run is gone
+            raise KeyboardInterrupt
         if exit_code != 0:
             sys.exit(exit_code)  # train.py said why
         history = figures.read_history(os.path.join(run_dir, "history.csv"))
     return history["examples_per_second"][-1]
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--batch-size", type=positive_int, default=256)
@@ -59,7 +61,7 @@ def main() -> None:
         classifier_or_refuse(args.model)
     except UsageError as error:
         print(f"gpu_throughput.py: error: {error}", file=sys.stderr)
-        sys.exit(2)
+        return 2
     gpus = tf.config.list_physical_devices("GPU")
     if not gpus and not args.cpu:
         print(
@@ -67,7 +69,7 @@ def main() -> None:
             "(--cpu tries it on a CPU).",
             file=sys.stderr,
         )
-        sys.exit(2)
+        return 2
     settings = {name: extra for name, extra in SETTINGS.items() if gpus or "mixed" not in name}
     common = ["--batch-size", str(args.batch_size), "--steps-per-epoch", str(args.steps), *flags]
     results = {
@@ -96,7 +98,8 @@ def main() -> None:
     )
     for name, speed in results.items():
         print(f"| {name} | {speed:,.0f} | {speed / results['float32']:.2f}x |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    exit_with(main, temporary_runs=True)

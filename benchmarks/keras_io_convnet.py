@@ -15,22 +15,21 @@ PROCESS_START = time.time()  # before the imports: start-up counts, as it does f
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import sys  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# common first: it puts the project on the path.
+from common import UsageError, accuracy, exit_with, positive_int, starting  # noqa: E402
 
 from training import startup  # noqa: E402
 
-startup.quiet_tensorflow()
+with starting():  # Ctrl-C while TensorFlow loads: one line, no traceback
+    startup.quiet_tensorflow()
+    import keras
+    import numpy as np
+    import tensorflow_datasets as tfds
+    from keras import layers
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow_datasets as tfds  # noqa: E402
-from common import UsageError, accuracy, exit_with, positive_int  # noqa: E402
-from keras import layers  # noqa: E402
-
-from training import input_pipeline  # noqa: E402
+    from training import input_pipeline
 
 
 def load(split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,14 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, add_seeded_runs, classifier_or_refuse, parse_seeded_runs, run_or_exit
+from common import (
+    ROOT,
+    add_seeded_runs,
+    classifier_or_refuse,
+    exit_with,
+    parse_seeded_runs,
+    run_or_exit,
+)
 
 
 def timed_training(model: str, seed: int, run_dir: str, extra=()) -> float:
@@ -70,4 +77,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 
 import numpy as np
-from common import ROOT, add_seeds, check_seeds, run_or_exit
+from common import ROOT, add_seeds, check_seeds, exit_with, run_or_exit
 from seeds import timed_training
 
 
@@ -133,4 +133,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -18,17 +18,17 @@ import sys
 import time
 
 # common first: it puts the project on the path.
-from common import UsageError, exit_with, positive_int, seed
+from common import UsageError, exit_with, positive_int, seed, starting
 
 from training import startup
 
-startup.quiet_tensorflow()
+with starting():  # Ctrl-C while TensorFlow loads: one line, no traceback
+    startup.quiet_tensorflow()
+    import keras
+    from keras import layers
 
-import keras  # noqa: E402
-from keras import layers  # noqa: E402
-
-from models import text  # noqa: E402
-from training import input_pipeline, preprocessing  # noqa: E402
+    from models import text
+    from training import input_pipeline, preprocessing
 
 
 def main(argv=None) -> int:

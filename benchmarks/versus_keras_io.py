@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, UsageError, accuracy, positive_int, run_or_exit, train_flags
+from common import ROOT, UsageError, accuracy, exit_with, positive_int, run_or_exit, train_flags
 
 
 def run_ours(flags: list[str]) -> list[dict]:
@@ -150,4 +150,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,6 +56,30 @@ def start_training(flags, logical_cpus=1, examples=256, environment=None) -> sub
         text=True,
         env={**os.environ, **(environment or {})},
     )
+
+
+def interrupted_while_starting(commands: dict, folder, seconds: float = 1.5) -> dict:
+    """Starts every command (python and its arguments, by name) at once in `folder`, and
+    `seconds` later, while TensorFlow loads, presses Ctrl-C as a terminal does (SIGINT to each
+    one's whole process group): {name: (exit code, stderr)}."""
+    started = {
+        name: subprocess.Popen(
+            [sys.executable, *command],
+            cwd=folder,
+            env={**os.environ, "TFDS_DATA_DIR": str(folder)},  # nothing to read: all must stop
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            # Heard as a terminal's would be (a test worker may have SIGINT ignored).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        for name, command in commands.items()
+    }
+    time.sleep(seconds)
+    for process in started.values():
+        os.killpg(process.pid, signal.SIGINT)
+    return {name: (process.wait(60), process.stderr.read()) for name, process in started.items()}
 
 
 def wait_until(ready, process: subprocess.Popen, what: str, seconds: float = 180) -> None:

@@ -1,5 +1,6 @@
 """The benchmark scripts: bad input refused before anything trains (exit 2, one line, no
-traceback), and the driver-overhead benchmark measuring a real run end to end on mock data."""
+traceback), Ctrl-C answered with one line (exit 130), and the driver-overhead benchmark
+measuring a real run end to end on mock data."""
 
 import importlib.util
 import json
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, interrupted_while_starting
 from synthetic import mock_learnable
 from training import callbacks, input_pipeline
 
@@ -130,3 +131,24 @@ def test_the_runs_a_benchmark_starts_get_the_environment_it_started_with(monkeyp
     probe = "import os; print(os.environ.get('SET_BY_THE_BENCHMARK_ITSELF'))"
     common.run_or_exit([sys.executable, "-c", probe])
     assert capfd.readouterr().out.strip() == "None"
+
+
+def test_ctrl_c_while_tensorflow_loads_ends_every_benchmark_with_one_line(tmp_path):
+    """Ctrl-C while TensorFlow loads, in the benchmark or in the first run it started."""
+    runs = ["--runs", str(tmp_path)]
+    arguments = {
+        "cnn_throughput": [],
+        "gpu_throughput": ["--cpu"],
+        "keras_io_convnet": [],
+        "text_baseline": [],
+        "seeds": ["--model", "mlp", *runs],
+        "agents": ["--model", "dqn", *runs],
+        "speech_to_text": runs,
+        "versus_keras_io": [],
+    }
+    commands = {
+        name: [os.path.join(BENCHMARKS, f"{name}.py"), *argv] for name, argv in arguments.items()
+    }
+    for name, (code, said) in interrupted_while_starting(commands, tmp_path).items():
+        assert code == 130 and "Traceback" not in said, (name, said[-2000:])
+        assert said.splitlines()[-1].startswith(f"{name}.py: interrupted; no results."), said

@@ -15,7 +15,7 @@ import toy_environment  # noqa: F401  (registers SignGame-v0, the agents' quick 
 
 import evaluate
 import train
-from conftest import tiny_flags
+from conftest import ROOT, interrupted_while_starting, tiny_flags
 from synthetic import mock_learnable
 from training import agent_loop, callbacks, interrupts, keras_loop, runs, sweep
 from training.agent_state import StepBackup
@@ -236,3 +236,17 @@ def test_sigterm_stops_an_evaluation_as_ctrl_c_does(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(keras_loop, "evaluate", terminated)
     assert evaluate.main([str(tmp_path / "run")]) == 130
     assert "evaluate.py: interrupted; run the same command again" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_tensorflow_loads_ends_each_entry_point_with_one_line(tmp_path):
+    """Also when it lands as one of TensorFlow's compiled modules initializes, where Python
+    turns the KeyboardInterrupt into ImportError("initialization failed"), and when an import
+    swallows it (the run then stops before its first step: "interrupted after epoch 0")."""
+    commands = {
+        "train": [os.path.join(ROOT, "train.py"), "--model", "mlp", "--run-dir", "run"],
+        "evaluate": [os.path.join(ROOT, "evaluate.py"), "run"],
+        "sweep": [os.path.join(ROOT, "sweep.py"), "--model", "mlp", "--name", "s"],
+    }
+    for name, (code, said) in interrupted_while_starting(commands, tmp_path).items():
+        assert code == 130 and "Traceback" not in said, (name, said[-2000:])
+        assert said.splitlines()[-1].startswith(f"{name}.py: interrupted"), said

@@ -74,7 +74,9 @@ def deferred():
 def as_stop_if_requested():
     """Within: an exception raised once a stop was requested is raised as that stop. A
     KeyboardInterrupt raised while TensorFlow's C code runs Python (tracing a function, for
-    example) can come out as another error, such as SystemError."""
+    example) can come out as another error, such as SystemError; one raised while a compiled
+    module initializes (TensorFlow loads dozens as it starts) comes out as ImportError
+    ("initialization failed")."""
     try:
         yield
     except Exception:

@@ -170,7 +170,7 @@ def exit_with(main, temporary_runs: bool = False) -> None:
         code = main()
     except KeyboardInterrupt:
         _say_interrupted(
-            " Its run was only for measuring and is removed: there is nothing to resume."
+            " Its runs were only for measuring and are removed: there is nothing to resume."
             if temporary_runs
             else ""
         )

@@ -23,7 +23,7 @@ HELPER = os.path.join(ROOT, "tests", "run_with_mock_data.py")
 
 # pytest-xdist hands each of the two workers one whole file (or class) at a time, in the order
 # collected. The longest go first, so that the short ones fill in at the end and both workers
-# finish together. Seconds on the README's 2-core CPU, in a normal hour.
+# finish together. Seconds on the README's 2-core CPU (pytest --durations=0).
 LONGEST_FIRST = {
     "test_notebooks.py": 125,  # two classes, about 60 s each
     "test_reliability.py": 52,

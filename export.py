@@ -9,13 +9,18 @@ RUN_DIR/export is never overwritten. Bad input exits with code 2.
 import argparse
 import sys
 
-from training import startup
+from training import interrupts, startup
 
-startup.quiet_tensorflow()
-
-import models  # registers every model, which loading model.keras needs
-from training import export, runs
-from training.errors import UsageError
+interrupts.listen()
+try:  # TensorFlow loads for seconds: Ctrl-C meanwhile ends quietly too
+    with interrupts.as_stop_if_requested():
+        startup.quiet_tensorflow()
+        import models  # registers every model, which loading model.keras needs
+        from training import export, runs
+        from training.errors import UsageError
+except KeyboardInterrupt:
+    print("export.py: interrupted while starting; nothing was written.", file=sys.stderr)
+    sys.exit(130)
 
 
 def main(argv=None) -> int:

@@ -246,6 +246,7 @@ def test_ctrl_c_while_tensorflow_loads_ends_each_entry_point_with_one_line(tmp_p
         "train": [os.path.join(ROOT, "train.py"), "--model", "mlp", "--run-dir", "run"],
         "evaluate": [os.path.join(ROOT, "evaluate.py"), "run"],
         "sweep": [os.path.join(ROOT, "sweep.py"), "--model", "mlp", "--name", "s"],
+        "export": [os.path.join(ROOT, "export.py"), "run"],
     }
     for name, (code, said) in interrupted_while_starting(commands, tmp_path).items():
         assert code == 130 and "Traceback" not in said, (name, said[-2000:])

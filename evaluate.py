@@ -15,16 +15,11 @@ import sys
 
 from training import flags, interrupts, startup
 
-interrupts.listen()
-try:  # TensorFlow loads for seconds: Ctrl-C meanwhile ends quietly too
-    with interrupts.as_stop_if_requested():
-        startup.quiet_tensorflow()
-        import models  # registers every model, which loading model.keras needs
-        from training import runs
-        from training.errors import UsageError
-except KeyboardInterrupt:
-    print("evaluate.py: interrupted while starting.", file=sys.stderr)
-    sys.exit(130)
+with interrupts.exit_if_stopped_while_starting("evaluate.py: interrupted while starting."):
+    startup.quiet_tensorflow()
+    import models  # registers every model, which loading model.keras needs
+    from training import runs
+    from training.errors import UsageError
 
 OPTIONS = ("split", "episodes", "features")  # evaluation options; each model takes some
 

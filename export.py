@@ -11,16 +11,13 @@ import sys
 
 from training import interrupts, startup
 
-interrupts.listen()
-try:  # TensorFlow loads for seconds: Ctrl-C meanwhile ends quietly too
-    with interrupts.as_stop_if_requested():
-        startup.quiet_tensorflow()
-        import models  # registers every model, which loading model.keras needs
-        from training import export, runs
-        from training.errors import UsageError
-except KeyboardInterrupt:
-    print("export.py: interrupted while starting; nothing was written.", file=sys.stderr)
-    sys.exit(130)
+with interrupts.exit_if_stopped_while_starting(
+    "export.py: interrupted while starting; nothing was written."
+):
+    startup.quiet_tensorflow()
+    import models  # registers every model, which loading model.keras needs
+    from training import export, runs
+    from training.errors import UsageError
 
 
 def main(argv=None) -> int:

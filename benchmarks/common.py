@@ -7,7 +7,6 @@ trains: a mistake found at the end wastes the whole run. Bad input gets one line
 """
 
 import argparse
-import contextlib
 import os
 import subprocess
 import sys
@@ -146,19 +145,12 @@ def run_or_exit(command: list[str], **options) -> subprocess.CompletedProcess:
     return finished
 
 
-@contextlib.contextmanager
 def starting():
-    """Around a benchmark's imports: TensorFlow loads for seconds, and a Ctrl-C meanwhile ends
-    with one line and exit code 130 too, not a traceback from inside the import."""
+    """Around a benchmark's imports: a Ctrl-C while TensorFlow loads ends it with the same one
+    line and exit code 130 as later on."""
     from training import interrupts
 
-    interrupts.listen()
-    try:
-        with interrupts.as_stop_if_requested():
-            yield
-    except KeyboardInterrupt:
-        _say_interrupted()
-        sys.exit(130)
+    return interrupts.exit_if_stopped_while_starting(_interrupted_line())
 
 
 def exit_with(main, temporary_runs: bool = False) -> None:
@@ -179,4 +171,8 @@ def exit_with(main, temporary_runs: bool = False) -> None:
 
 
 def _say_interrupted(more: str = "") -> None:
-    print(f"{os.path.basename(sys.argv[0])}: interrupted; no results.{more}", file=sys.stderr)
+    print(_interrupted_line(more), file=sys.stderr)
+
+
+def _interrupted_line(more: str = "") -> str:
+    return f"{os.path.basename(sys.argv[0])}: interrupted; no results.{more}"

@@ -8,8 +8,9 @@ handler here also remembers the signal, and the training loops call `check()` be
 and before they write a finished model, which raises it again. The dropped one is then not
 printed either: Ctrl-C ends a run with one line, never a traceback.
 
-Two more helpers cover a run's edges: `as_stop_if_requested()` reads an error that a stop
-caused inside TensorFlow's C code as that stop, and `deferred()` lets a finished run tidy up.
+Three more helpers cover a run's edges: `as_stop_if_requested()` reads an error that a stop
+caused inside TensorFlow's C code as that stop, `exit_if_stopped_while_starting()` ends a stop
+during an entry point's imports with one line, and `deferred()` lets a finished run tidy up.
 """
 
 import contextlib
@@ -68,6 +69,20 @@ def deferred():
         yield
     finally:
         _deferring = False
+
+
+@contextlib.contextmanager
+def exit_if_stopped_while_starting(line: str):
+    """Around an entry point's imports (TensorFlow loads for seconds): from here on Ctrl-C and
+    SIGTERM stop the process (see listen), and one that comes within ends it with `line` and exit
+    code 130, not a traceback from inside an import."""
+    listen()
+    try:
+        with as_stop_if_requested():
+            yield
+    except KeyboardInterrupt:
+        print(line, file=sys.stderr)
+        sys.exit(130)
 
 
 @contextlib.contextmanager
